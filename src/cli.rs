@@ -1,0 +1,117 @@
+//! The command line: `set-server [--config FILE] [serve|migrate|check-config|backup FILE]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::db::{self, backup, migrate};
+use crate::{logging, App};
+
+const EXAMPLES: &str = "\
+Examples:
+  set-server                          serve with ./set.toml, or the built-in defaults
+  set-server --config /etc/set.toml   serve with another config file
+  SET_SERVER__PORT=9000 set-server    override any key from the environment
+  set-server check-config             print the effective config, secrets masked
+  set-server migrate                  apply pending database migrations, then exit
+  set-server backup /backups/set.db   copy the database while the server runs";
+
+#[derive(Debug, Parser)]
+#[command(name = "set-server", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Configuration file [default: ./set.toml when it exists, else built-in defaults]
+    #[arg(long, short, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the portal (the default)
+    Serve,
+    /// Apply pending database migrations, then exit
+    Migrate,
+    /// Print the effective configuration (secrets masked) and exit
+    CheckConfig,
+    /// Write a consistent copy of the database to FILE, even while a server runs
+    Backup {
+        /// Where to write the copy (must not exist)
+        file: PathBuf,
+    },
+}
+
+/// Exit code for a configuration that cannot be used.
+const EXIT_CONFIG: u8 = 2;
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    logging::init(config.log.level);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => run_migrate(&config),
+        Command::CheckConfig => {
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Backup { file } => run_backup(&config, &file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("set-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    let app = App::open(config).map_err(|e| e.to_string())?;
+    rocket::execute(crate::serve(app)).map_err(|e| e.to_string())
+}
+
+fn run_migrate(config: &Config) -> Result<(), String> {
+    let opts: db::Options = (&config.database).into();
+    db::create_data_dir(&opts.path).map_err(|e| e.to_string())?;
+    let mut conn = rusqlite::Connection::open(&opts.path).map_err(|e| e.to_string())?;
+    conn.busy_timeout(opts.busy_timeout)
+        .map_err(|e| e.to_string())?;
+    migrate::refuse_newer(&conn, &opts.path).map_err(|e| e.to_string())?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| e.to_string())?;
+    let applied = migrate::apply(&mut conn).map_err(|e| e.to_string())?;
+    if applied.is_empty() {
+        println!("{}: up to date", opts.path.display());
+    }
+    for m in applied {
+        println!("applied {:04}_{}", m.version, m.name);
+    }
+    Ok(())
+}
+
+fn run_backup(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    let pages = backup::run(
+        &config.database.path,
+        file,
+        config.database.busy_timeout.0,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "backed up {} ({pages} pages) to {}",
+        config.database.path.display(),
+        file.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The SQLite store: one writer connection and a small pool of readers, all used from
+//! blocking threads so no async worker ever waits on the disk.
+//!
+//! Every write goes through the single writer inside `BEGIN IMMEDIATE`, so writers queue
+//! on a mutex in this process instead of meeting `SQLITE_BUSY`; readers work on WAL
+//! snapshots and never block the writer. `busy_timeout` covers other processes (a
+//! `set-server backup` or `migrate` run beside the server).
+
+pub mod backup;
+pub mod migrate;
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+// A panic inside a closure drops its transaction (rolled back), so a poisoned lock still
+// guards a healthy connection: recover it rather than fail every later request.
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rocket::tokio::task;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::config::{self, Synchronous};
+use crate::error::ApiError;
+
+/// Why the database could not be opened at start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {}: {source}", path.display())]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Migrate(#[from] migrate::MigrateError),
+}
+
+/// Connection settings taken from `[database]`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub path: PathBuf,
+    pub busy_timeout: Duration,
+    pub readers: usize,
+    pub synchronous: Synchronous,
+}
+
+impl From<&config::Database> for Options {
+    fn from(c: &config::Database) -> Self {
+        Options {
+            path: c.path.clone(),
+            busy_timeout: c.busy_timeout.0,
+            readers: c.readers,
+            synchronous: c.synchronous,
+        }
+    }
+}
+
+/// A handle to the database, cheap to clone and shared as Rocket state.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    opts: Options,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// Creates the folder holding `path` with mode 0700 (only the server's user may read the
+/// database, the master key and the outbox). An existing folder is left as it is.
+pub fn create_data_dir(path: &Path) -> Result<(), OpenError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| OpenError::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn connect(opts: &Options, flags: OpenFlags) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(&opts.path, flags)?;
+    conn.busy_timeout(opts.busy_timeout)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    let sync = match opts.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens (creating when absent) the database, refuses one written by a newer binary,
+    /// and applies every pending migration.
+    pub fn open(opts: Options) -> Result<Db, OpenError> {
+        create_data_dir(&opts.path)?;
+        let sqlite = |source| OpenError::Sqlite {
+            path: opts.path.clone(),
+            source,
+        };
+        let mut writer = connect(&opts, OpenFlags::default()).map_err(sqlite)?;
+        // Checked before anything writes to the file, so a refused database is untouched.
+        migrate::refuse_newer(&writer, &opts.path)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        migrate::apply(&mut writer)?;
+        let readers = (0..opts.readers)
+            .map(|_| connect(&opts, OpenFlags::SQLITE_OPEN_READ_ONLY))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                opts,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(readers),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.opts.path
+    }
+
+    /// Runs `f` on a read connection on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        task::spawn_blocking(move || inner.read(f))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer, on a blocking
+    /// thread; commits when `f` succeeds and rolls back when it fails, so an error never
+    /// leaves a half-written record.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        task::spawn_blocking(move || inner.write(f))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    /// The blocking form of [`Db::write`], for background jobs and the CLI.
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.inner.write(f)
+    }
+
+    /// The blocking form of [`Db::read`].
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.inner.read(f)
+    }
+
+    /// Checkpoints the WAL into the main file so a stopped server leaves one tidy file.
+    pub fn close(&self) {
+        if let Ok(mut readers) = self.inner.readers.lock() {
+            readers.clear();
+        }
+        if let Ok(w) = self.inner.writer.lock() {
+            if let Err(e) = w.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
+                tracing::warn!("closing the database: {e}");
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(c) => c,
+            // Every pooled reader is busy: open one more rather than wait; it joins the
+            // pool afterwards only if the pool is below its size.
+            None => connect(&self.opts, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < self.opts.readers {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}

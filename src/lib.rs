@@ -1,0 +1,130 @@
+//! Set Server: a self-hosted authentication and token server for mobile apps.
+//!
+//! [`App::open`] prepares everything a server needs (data directory, database, master
+//! key); [`build`] turns it into a Rocket ready to launch or to test with a local client.
+
+pub mod auth;
+pub mod body;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod logging;
+pub mod routes;
+
+use std::path::PathBuf;
+
+use rocket::data::{Limits, ToByteUnit};
+use rocket::{Build, Rocket};
+
+use auth::master_key::{MasterKey, MasterKeyError};
+use config::Config;
+use db::Db;
+
+/// Why the server could not start (other than a bad config, which is `ConfigError`).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::OpenError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error("the server failed: {0}")]
+    Rocket(String),
+}
+
+/// Everything a running server shares between requests.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub master_key: MasterKey,
+}
+
+impl App {
+    /// Creates the data directory (0700), opens and migrates the database, and loads or
+    /// creates the master key.
+    pub fn open(config: Config) -> Result<App, StartError> {
+        let db = Db::open((&config.database).into())?;
+        let (key_path, create) = master_key_path(&config);
+        let master_key = MasterKey::load_or_create(&key_path, create)?;
+        Ok(App {
+            config,
+            db,
+            master_key,
+        })
+    }
+}
+
+/// Where the master key lives, and whether it may be created there.
+fn master_key_path(config: &Config) -> (PathBuf, bool) {
+    let configured = &config.security.master_key_file;
+    if configured.as_os_str().is_empty() {
+        (config.data_dir().join("master.key"), true)
+    } else {
+        (configured.clone(), false)
+    }
+}
+
+/// Rocket's own settings, derived from ours: Rocket reads no `Rocket.toml` or `ROCKET_*`.
+fn rocket_config(config: &Config) -> rocket::Config {
+    let limit = body::LIMIT.bytes();
+    let limits = Limits::default()
+        .limit("json", limit)
+        .limit("form", limit)
+        .limit("data-form", limit)
+        .limit("string", limit)
+        .limit("bytes", limit)
+        .limit("file", limit);
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    rocket::Config {
+        address: config.server.address,
+        port: config.server.port,
+        workers,
+        limits,
+        ident: rocket::config::Ident::none(),
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        ..rocket::Config::release_default()
+    }
+}
+
+/// Builds the Rocket: routes, catchers, state and fairings.
+pub fn build(app: App) -> Rocket<Build> {
+    rocket::custom(rocket_config(&app.config))
+        .mount("/", routes::health::routes())
+        .register("/", error::catchers())
+        .attach(logging::RequestLog)
+        .manage(app.db)
+        .manage(app.master_key)
+        .manage(app.config)
+}
+
+/// Serves until SIGTERM or SIGINT, then lets in-flight requests finish and closes the
+/// database cleanly.
+pub async fn serve(app: App) -> Result<(), StartError> {
+    let db = app.db.clone();
+    let url = app.config.server.public_url.clone();
+    let listening = rocket::fairing::AdHoc::on_liftoff("announce", move |rocket| {
+        Box::pin(async move {
+            let c = rocket.config();
+            tracing::info!(
+                "set-server {} listening on http://{}:{} (public URL {url})",
+                env!("CARGO_PKG_VERSION"),
+                c.address,
+                c.port
+            );
+        })
+    });
+    let result = build(app).attach(listening).launch().await;
+    db.close();
+    match result {
+        Ok(_) => {
+            tracing::info!("stopped cleanly");
+            Ok(())
+        }
+        Err(e) => Err(StartError::Rocket(e.to_string())),
+    }
+}
