@@ -1,0 +1,6 @@
+//! API tests: the library's Rocket over a local client and a real SQLite file per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod health;
+mod helpers;
