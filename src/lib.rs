@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod logging;
 pub mod routes;
@@ -97,6 +98,7 @@ pub fn build(app: App) -> Rocket<Build> {
         .mount("/", routes::health::routes())
         .register("/", error::catchers())
         .attach(logging::RequestLog)
+        .attach(email::fairing())
         .manage(app.db)
         .manage(app.master_key)
         .manage(app.config)

@@ -7,6 +7,7 @@
 //! `set-server backup` or `migrate` run beside the server).
 
 pub mod backup;
+pub mod email_queue;
 pub mod migrate;
 
 use std::fs::DirBuilder;
