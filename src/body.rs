@@ -52,7 +52,33 @@ impl<'r, T: DeserializeOwned> FromData<'r> for Body<T> {
     }
 }
 
+/// A JSON body that may be absent: an empty body is `None`, anything else must parse.
+#[derive(Debug)]
+pub struct OptionalBody<T>(pub Option<T>);
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned> FromData<'r> for OptionalBody<T> {
+    type Error = ApiError;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let parsed = match read_bytes(req, data).await {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(None),
+            Ok(bytes) => parse(&bytes).map(Some),
+            Err(e) => Err(e),
+        };
+        match parsed {
+            Ok(value) => data::Outcome::Success(OptionalBody(value)),
+            Err(e) => data::Outcome::Error(GuardError::stash(req, e)),
+        }
+    }
+}
+
 async fn read<T: DeserializeOwned>(req: &Request<'_>, data: Data<'_>) -> Result<T, ApiError> {
+    parse(&read_bytes(req, data).await?)
+}
+
+/// Reads the whole body (at most [`LIMIT`]) after checking the content type.
+async fn read_bytes(req: &Request<'_>, data: Data<'_>) -> Result<Vec<u8>, ApiError> {
     if let Some(ct) = req.content_type() {
         if !ct.is_json() && *ct != ContentType::Plain {
             return Err(ApiError::UnsupportedMediaType(format!(
@@ -70,5 +96,5 @@ async fn read<T: DeserializeOwned>(req: &Request<'_>, data: Data<'_>) -> Result<
             limit_kib: LIMIT / 1024,
         });
     }
-    parse(&bytes.into_inner())
+    Ok(bytes.into_inner())
 }

@@ -1,4 +1,4 @@
-//! The command line: `set-server [--config FILE] [serve|migrate|check-config|backup FILE]`.
+//! The command line: `set-server [--config FILE] [serve|migrate|check-config|backup FILE|keys rotate]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +16,8 @@ Examples:
   SET_SERVER__PORT=9000 set-server    override any key from the environment
   set-server check-config             print the effective config, secrets masked
   set-server migrate                  apply pending database migrations, then exit
-  set-server backup /backups/set.db   copy the database while the server runs";
+  set-server backup /backups/set.db   copy the database while the server runs
+  set-server keys rotate              new token signing key; running servers switch within seconds";
 
 #[derive(Debug, Parser)]
 #[command(name = "set-server", version, about, after_help = EXAMPLES)]
@@ -41,6 +42,18 @@ pub enum Command {
         /// Where to write the copy (must not exist)
         file: PathBuf,
     },
+    /// Manage the keys that sign access tokens
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new current signing key and retire the old one, which stays published (and
+    /// keeps verifying) until its tokens have expired. Safe while servers run.
+    Rotate,
 }
 
 /// Exit code for a configuration that cannot be used.
@@ -61,6 +74,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Backup { file } => run_backup(&config, &file),
+        Command::Keys {
+            action: KeysCommand::Rotate,
+        } => run_keys_rotate(config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,5 +129,21 @@ fn run_backup(config: &Config, file: &std::path::Path) -> Result<(), String> {
         config.database.path.display(),
         file.display()
     );
+    Ok(())
+}
+
+fn run_keys_rotate(config: Config) -> Result<(), String> {
+    let app = App::open(config).map_err(|e| e.to_string())?;
+    let r = app.keys.rotate().map_err(|e| e.to_string())?;
+    let alg = crate::auth::jwk::algorithm_name(r.algorithm);
+    match (r.retired_kid, r.retired_until) {
+        (Some(old), Some(until)) => println!(
+            "new {alg} signing key {}; retired {old}, published until {}",
+            r.new_kid,
+            crate::clock::rfc3339(until)
+        ),
+        _ => println!("new {alg} signing key {}", r.new_kid),
+    }
+    app.db.close();
     Ok(())
 }

@@ -81,6 +81,10 @@ pub struct Security {
     pub signup_rate: Rate,
     pub email_rate: Rate,
     pub trusted_proxies: Vec<IpAddr>,
+    pub session_idle: Ttl,
+    pub session_max: Ttl,
+    pub verify_email_ttl: Ttl,
+    pub reset_password_ttl: Ttl,
     pub master_key_file: PathBuf,
 }
 

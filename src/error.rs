@@ -15,7 +15,8 @@ pub enum ApiError {
     /// 400 `invalid_request`: a malformed body or a missing or bad field, named in the text.
     #[error("{0}")]
     BadRequest(String),
-    /// 401 `unauthorized`, with `WWW-Authenticate: Basic realm="set"`.
+    /// 401 `unauthorized`, with `WWW-Authenticate: Basic realm="set"` (a Bearer realm on
+    /// the portal API, where a Basic challenge would open the browser's login dialog).
     #[error("{0}")]
     Unauthorized(String),
     /// 401 `invalid_token`, with `WWW-Authenticate: Bearer error="invalid_token"`.
@@ -113,6 +114,22 @@ impl ApiError {
         }
     }
 
+    /// A copy with the same status, code, text and headers (the 500 cause stays with the
+    /// original), for guards that cache their outcome for the rest of the request.
+    pub fn duplicate(&self) -> ApiError {
+        match self {
+            ApiError::RateLimited { retry_after } => ApiError::RateLimited {
+                retry_after: *retry_after,
+            },
+            ApiError::Unauthorized(m) => ApiError::Unauthorized(m.clone()),
+            other => ApiError::Custom {
+                status: other.status(),
+                code: other.code(),
+                description: other.description(),
+            },
+        }
+    }
+
     fn description(&self) -> String {
         match self {
             ApiError::Internal(_) => "the server could not complete the request".to_owned(),
@@ -151,33 +168,35 @@ pub fn render(
     res
 }
 
+/// The `WWW-Authenticate` challenge for a 401 or `insufficient_scope` answer. The portal
+/// gets a Bearer realm: a `Basic` challenge would make browsers pop up a login dialog.
+fn challenge(req: &Request<'_>, status: Status, code: &str) -> Option<Header<'static>> {
+    let value = match code {
+        "invalid_token" => r#"Bearer error="invalid_token""#,
+        "insufficient_scope" => r#"Bearer error="insufficient_scope""#,
+        _ if status != Status::Unauthorized => return None,
+        _ if req.uri().path().starts_with("/api/portal") => r#"Bearer realm="set-portal""#,
+        _ => r#"Basic realm="set""#,
+    };
+    Some(Header::new("WWW-Authenticate", value))
+}
+
+fn headers_for(req: &Request<'_>, err: &ApiError) -> Vec<Header<'static>> {
+    let mut extra: Vec<Header<'static>> = challenge(req, err.status(), err.code())
+        .into_iter()
+        .collect();
+    if let ApiError::RateLimited { retry_after } = err {
+        extra.push(Header::new("Retry-After", retry_after.to_string()));
+    }
+    extra
+}
+
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let mut extra = Vec::new();
-        match &self {
-            ApiError::Internal(cause) => {
-                tracing::error!(method = %req.method(), path = %req.uri().path(), "internal error: {cause}");
-            }
-            ApiError::Unauthorized(_) => {
-                extra.push(Header::new("WWW-Authenticate", r#"Basic realm="set""#));
-            }
-            ApiError::InvalidToken(_) => {
-                extra.push(Header::new(
-                    "WWW-Authenticate",
-                    r#"Bearer error="invalid_token""#,
-                ));
-            }
-            ApiError::InsufficientScope(_) => {
-                extra.push(Header::new(
-                    "WWW-Authenticate",
-                    r#"Bearer error="insufficient_scope""#,
-                ));
-            }
-            ApiError::RateLimited { retry_after } => {
-                extra.push(Header::new("Retry-After", retry_after.to_string()));
-            }
-            _ => {}
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(method = %req.method(), path = %req.uri().path(), "internal error: {cause}");
         }
+        let extra = headers_for(req, &self);
         Ok(render(
             self.status(),
             self.code(),
@@ -196,11 +215,7 @@ impl GuardError {
     pub fn stash(req: &Request<'_>, err: ApiError) -> (Status, ApiError) {
         let status = err.status();
         let slot = req.local_cache(GuardError::default);
-        let copy = ApiError::Custom {
-            status,
-            code: err.code(),
-            description: err.description(),
-        };
+        let copy = err.duplicate();
         if let Ok(mut guard) = slot.0.lock() {
             *guard = Some(copy);
         }
@@ -268,16 +283,8 @@ fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
         .and_then(|mut g| g.take());
     match stashed {
         Some(err) if err.status() == status => {
-            let mut extra = Vec::new();
-            if status == Status::Unauthorized {
-                let value = if err.code() == "invalid_token" {
-                    r#"Bearer error="invalid_token""#
-                } else {
-                    r#"Basic realm="set""#
-                };
-                extra.push(Header::new("WWW-Authenticate", value));
-            }
-            render(status, err.code(), &err.to_string(), extra)
+            let extra = headers_for(req, &err);
+            render(status, err.code(), &err.description(), extra)
         }
         _ if status == Status::NotFound && !allowed_methods(req).is_empty() => {
             let allowed = allowed_methods(req).join(", ");
@@ -293,10 +300,7 @@ fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
         }
         _ => {
             let (code, text) = generic(status, req);
-            let mut extra = Vec::new();
-            if status == Status::Unauthorized {
-                extra.push(Header::new("WWW-Authenticate", r#"Basic realm="set""#));
-            }
+            let extra = challenge(req, status, code).into_iter().collect();
             render(status, code, &text, extra)
         }
     }

@@ -11,17 +11,28 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod ids;
 pub mod logging;
 pub mod routes;
+pub mod stats;
+pub mod validate;
+pub mod web;
 
 use std::path::PathBuf;
 
 use rocket::data::{Limits, ToByteUnit};
 use rocket::{Build, Rocket};
 
+use auth::keys::{KeyError, KeyRing};
 use auth::master_key::{MasterKey, MasterKeyError};
+use auth::password::Passwords;
+use auth::rate_limit::RateLimits;
+use auth::revocation::Revocations;
+use auth::secrets::Secrets;
+use auth::tokens::Tokens;
 use config::Config;
 use db::Db;
+use stats::TokenCounter;
 
 /// Why the server could not start (other than a bad config, which is `ConfigError`).
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +41,12 @@ pub enum StartError {
     Db(#[from] db::OpenError),
     #[error(transparent)]
     MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
     #[error("the server failed: {0}")]
     Rocket(String),
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// Everything a running server shares between requests.
@@ -39,6 +54,17 @@ pub struct App {
     pub config: Config,
     pub db: Db,
     pub master_key: MasterKey,
+    pub passwords: Passwords,
+    /// Encryption and keyed hashing with keys derived from the master key.
+    pub secrets: Secrets,
+    /// The token signing keys (JWKS), kept in step with the database.
+    pub keys: KeyRing,
+    /// Issues and verifies access tokens with `keys`.
+    pub tokens: Tokens,
+    /// Deleted clients, rotated secrets, revoked users, families and tokens, in memory.
+    pub revocations: Revocations,
+    /// Access tokens issued per client per day, flushed to the database periodically.
+    pub counter: TokenCounter,
 }
 
 impl App {
@@ -48,10 +74,23 @@ impl App {
         let db = Db::open((&config.database).into())?;
         let (key_path, create) = master_key_path(&config);
         let master_key = MasterKey::load_or_create(&key_path, create)?;
+        let passwords = Passwords::new(&config.security).map_err(StartError::Setup)?;
+        let secrets = Secrets::new(&master_key);
+        let keys = KeyRing::open(db.clone(), secrets.clone(), &config.tokens)?;
+        let tokens = Tokens::new(keys.clone(), &config);
+        let revocations = db
+            .read_blocking(|c| Ok(Revocations::load(c)?))
+            .map_err(|e| StartError::Setup(format!("loading revocations: {e}")))?;
         Ok(App {
             config,
             db,
             master_key,
+            passwords,
+            secrets,
+            keys,
+            tokens,
+            revocations,
+            counter: TokenCounter::default(),
         })
     }
 }
@@ -86,6 +125,8 @@ fn rocket_config(config: &Config) -> rocket::Config {
         workers,
         limits,
         ident: rocket::config::Ident::none(),
+        // Client addresses come from `ClientIp`, which trusts only configured proxies.
+        ip_header: None,
         log_level: rocket::config::LogLevel::Off,
         cli_colors: false,
         ..rocket::Config::release_default()
@@ -96,11 +137,28 @@ fn rocket_config(config: &Config) -> rocket::Config {
 pub fn build(app: App) -> Rocket<Build> {
     rocket::custom(rocket_config(&app.config))
         .mount("/", routes::health::routes())
+        .mount("/api/portal", routes::portal_accounts::routes())
+        .mount("/", routes::wellknown::routes())
+        .mount("/api/portal", routes::portal_clients::routes())
+        .mount("/v1", routes::sdk::routes())
+        .mount("/v1", routes::me::routes())
+        .mount("/oauth", routes::oauth::routes())
+        // Last: the portal answers only the GETs no other route took.
+        .mount("/", web::routes())
         .register("/", error::catchers())
         .attach(logging::RequestLog)
         .attach(email::fairing())
+        .attach(app.keys.reloader())
         .manage(app.db)
         .manage(app.master_key)
+        .manage(app.passwords)
+        .manage(app.secrets)
+        .manage(app.keys)
+        .manage(app.tokens)
+        .attach(app.counter.fairing())
+        .manage(app.counter)
+        .manage(app.revocations)
+        .manage(RateLimits::new(&app.config.security))
         .manage(app.config)
 }
 
@@ -120,7 +178,9 @@ pub async fn serve(app: App) -> Result<(), StartError> {
             );
         })
     });
+    let counter = app.counter.clone();
     let result = build(app).attach(listening).launch().await;
+    counter.flush(&db);
     db.close();
     match result {
         Ok(_) => {

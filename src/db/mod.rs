@@ -7,8 +7,18 @@
 //! `set-server backup` or `migrate` run beside the server).
 
 pub mod backup;
+pub mod clients;
+pub mod developers;
 pub mod email_queue;
+pub mod email_tokens;
+pub mod events;
 pub mod migrate;
+pub mod refresh;
+pub mod revocations;
+pub mod sessions;
+pub mod signing_keys;
+pub mod token_stats;
+pub mod users;
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;

@@ -5,7 +5,7 @@
 //!
 //! A route queues and wakes the worker:
 //!
-//! ```ignore
+//! ```text
 //! db.write(move |tx| {
 //!     // … insert the verification token …
 //!     email_queue::enqueue(tx, &templates::verification(&link, ttl).addressed_to(addr))?;

@@ -1,6 +1,9 @@
 //! API tests: the library's Rocket over a local client and a real SQLite file per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod errors;
 mod health;
 mod helpers;
+mod sdk;
+mod token_attacks;

@@ -3,7 +3,7 @@
 //! without TLS (EHLO/HELO, AUTH PLAIN/LOGIN, MAIL, RCPT, DATA with dot-unstuffing, RSET,
 //! NOOP, QUIT) and keeps every message it accepts.
 //!
-//! ```ignore
+//! ```text
 //! #[path = "support/smtp_sink.rs"]
 //! mod smtp_sink;
 //! let port = smtp_sink::free_port();     // nothing listens there: "SMTP is down"

@@ -1,0 +1,145 @@
+//! Revocation state in memory, kept in step with the database, so a valid request needs
+//! no query to authenticate.
+//!
+//! Two things are held: the live clients with their secret generation (a deleted client
+//! is absent; a rotated secret raises the generation, and client tokens carry theirs),
+//! and the rows of the `revocations` table still in force (users disabled or deleted,
+//! refresh families, single tokens). Writers change the table and this state inside the
+//! same transaction closure, memory first: if the commit then fails, the state errs on
+//! the side of refusing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use rusqlite::Connection;
+
+use crate::auth::tokens::{Claims, TokenType};
+use crate::clock;
+use crate::db::{clients, revocations};
+
+/// What a revocation names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    User,
+    Family,
+    Jti,
+    Client,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Family => "family",
+            Kind::Jti => "jti",
+            Kind::Client => "client",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "user" => Kind::User,
+            "family" => Kind::Family,
+            "jti" => Kind::Jti,
+            "client" => Kind::Client,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    clients: HashMap<String, u32>,
+    revoked: HashMap<(Kind, String), i64>,
+}
+
+/// Rocket state; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Revocations {
+    state: Arc<RwLock<State>>,
+}
+
+impl Revocations {
+    /// Loads the live clients and the revocations in force.
+    pub fn load(conn: &Connection) -> rusqlite::Result<Revocations> {
+        let mut state = State {
+            clients: clients::list_live(conn)?.into_iter().collect(),
+            revoked: HashMap::new(),
+        };
+        for (_, kind, subject, expires_at) in revocations::list_live(conn, clock::now())? {
+            if let Some(kind) = Kind::parse(&kind) {
+                state.revoked.insert((kind, subject), expires_at);
+            }
+        }
+        Ok(Revocations {
+            state: Arc::new(RwLock::new(state)),
+        })
+    }
+
+    /// Why these (signature-checked) claims must be refused, if they must.
+    pub fn refusal(&self, c: &Claims) -> Option<&'static str> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let now = clock::now();
+        let revoked = |kind: Kind, subject: &str| {
+            state
+                .revoked
+                .get(&(kind, subject.to_owned()))
+                .is_some_and(|until| *until > now)
+        };
+        let Some(generation) = state.clients.get(&c.cid) else {
+            return Some("the token's client no longer exists");
+        };
+        if revoked(Kind::Jti, &c.jti) {
+            return Some("the token has been revoked");
+        }
+        match c.typ {
+            TokenType::Client if c.gen != Some(*generation) => {
+                Some("the client's secret was rotated after this token was issued")
+            }
+            TokenType::Client => None,
+            TokenType::User | TokenType::Integration => {
+                if revoked(Kind::User, &c.sub) {
+                    Some("the user has been disabled or deleted")
+                } else if c.fam.as_deref().is_some_and(|f| revoked(Kind::Family, f)) {
+                    Some("the token's sign-in has been revoked")
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    pub fn client_generation(&self, client_id: &str) -> Option<u32> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        state.clients.get(client_id).copied()
+    }
+
+    /// Records a live client (created, or its secret rotated to `generation`).
+    pub fn set_client(&self, client_id: &str, generation: u32) {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.clients.insert(client_id.to_owned(), generation);
+    }
+
+    /// Revokes `subject` until `expires_at`, in memory and in the caller's transaction.
+    pub fn revoke(
+        &self,
+        tx: &Connection,
+        kind: Kind,
+        subject: &str,
+        expires_at: i64,
+    ) -> rusqlite::Result<()> {
+        {
+            let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            if kind == Kind::Client {
+                state.clients.remove(subject);
+            }
+            let now = clock::now();
+            if state.revoked.len() > 10_000 {
+                state.revoked.retain(|_, until| *until > now);
+            }
+            state.revoked.insert((kind, subject.to_owned()), expires_at);
+        }
+        revocations::insert(tx, kind.as_str(), subject, clock::now(), expires_at)?;
+        Ok(())
+    }
+}

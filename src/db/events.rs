@@ -1,0 +1,52 @@
+//! The `events` table: what a user's app records, paged by id.
+
+use rusqlite::{params, Connection, Row};
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub data: String,
+    pub occurred_at: Option<i64>,
+    pub created_at: i64,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        data: r.get(2)?,
+        occurred_at: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    user_id: &str,
+    kind: &str,
+    data: &str,
+    occurred_at: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO events (user_id, type, data, occurred_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+    )?
+    .query_row(params![user_id, kind, data, occurred_at, now], |r| r.get(0))
+}
+
+/// The user's events after `after`, oldest first.
+pub fn list(
+    conn: &Connection,
+    user_id: &str,
+    after: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, type, data, occurred_at, created_at FROM events
+         WHERE user_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![user_id, after, limit], from_row)?;
+    rows.collect()
+}

@@ -1,0 +1,197 @@
+//! A user's own data, reached only with their token: `/v1/me` and `/v1/me/events`.
+//! Every query is keyed by the token's client and user, so one user never reaches another.
+
+use rocket::http::Status;
+use rocket::serde::json::{json, Value};
+use rocket::{delete, get, patch, post, routes, Route, State};
+use serde::Deserialize;
+
+use crate::auth::guards::{Authenticated, Scope};
+use crate::auth::revocation::{Kind, Revocations};
+use crate::auth::tokens::Tokens;
+use crate::body::Body;
+use crate::clock;
+use crate::db::{events, users, Db};
+use crate::error::ApiError;
+use crate::routes::sdk::{metadata_text, user_view};
+
+/// Longest event `type`, in characters, and largest `data`, serialised.
+const TYPE_MAX: usize = 64;
+const DATA_MAX: usize = 16 * 1024;
+const PAGE_MAX: u32 = 500;
+
+fn gone() -> ApiError {
+    ApiError::InvalidToken("the user no longer exists".into())
+}
+
+/// Loads the token's user; a deleted or disabled one is refused like a revoked token.
+async fn load(db: &Db, client_id: &str, user_id: &str) -> Result<users::User, ApiError> {
+    let (cid, uid) = (client_id.to_owned(), user_id.to_owned());
+    match db.read(move |c| Ok(users::find(c, &cid, &uid)?)).await? {
+        Some(u) if !u.disabled => Ok(u),
+        _ => Err(gone()),
+    }
+}
+
+#[get("/me")]
+async fn me(auth: Authenticated, db: &State<Db>) -> Result<Value, ApiError> {
+    let (cid, uid) = auth.require(Scope::ProfileRead)?.user()?;
+    Ok(user_view(&load(db, cid, uid).await?))
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    metadata: Value,
+}
+
+#[patch("/me", data = "<body>")]
+async fn update_me(
+    auth: Authenticated,
+    db: &State<Db>,
+    body: Body<Profile>,
+) -> Result<Value, ApiError> {
+    let (cid, uid) = auth.require(Scope::ProfileWrite)?.user()?;
+    let metadata = metadata_text(Some(body.into_inner().metadata))?;
+    let (c, u) = (cid.to_owned(), uid.to_owned());
+    let user = db
+        .write(move |tx| {
+            users::set_metadata(tx, &c, &u, &metadata)?;
+            Ok(users::find(tx, &c, &u)?)
+        })
+        .await?
+        .ok_or_else(gone)?;
+    Ok(user_view(&user))
+}
+
+#[delete("/me")]
+async fn delete_me(
+    auth: Authenticated,
+    db: &State<Db>,
+    tokens: &State<Tokens>,
+    revocations: &State<Revocations>,
+) -> Result<Status, ApiError> {
+    let (cid, uid) = auth.require_user_token()?;
+    let (c, u) = (cid.to_owned(), uid.to_owned());
+    let revocations = revocations.inner().clone();
+    let until = clock::now() + tokens.access_ttl() as i64 + 60;
+    db.write(move |tx| {
+        // Events, refresh families and links go with the row (foreign keys cascade).
+        users::delete(tx, &c, &u)?;
+        revocations.revoke(tx, Kind::User, &u, until)?;
+        Ok(())
+    })
+    .await?;
+    Ok(Status::NoContent)
+}
+
+#[derive(Deserialize)]
+struct NewEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    data: Value,
+    #[serde(default)]
+    occurred_at: Option<String>,
+}
+
+fn event_view(e: &events::Event) -> Value {
+    json!({
+        "id": e.id.to_string(),
+        "type": e.kind,
+        "data": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null),
+        "occurred_at": e.occurred_at.map(clock::rfc3339),
+        "created_at": clock::rfc3339(e.created_at),
+    })
+}
+
+#[post("/me/events", data = "<body>")]
+async fn add_event(
+    auth: Authenticated,
+    db: &State<Db>,
+    body: Body<NewEvent>,
+) -> Result<(Status, Value), ApiError> {
+    let (cid, uid) = auth.require(Scope::EventsWrite)?.user()?;
+    let NewEvent {
+        kind,
+        data,
+        occurred_at,
+    } = body.into_inner();
+    let n = kind.chars().count();
+    if n == 0 || n > TYPE_MAX || kind.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "type: must be 1 to {TYPE_MAX} characters without control characters"
+        )));
+    }
+    let data = data.to_string();
+    if data.len() > DATA_MAX {
+        return Err(ApiError::bad_request(
+            "data: must be at most 16 KiB of JSON",
+        ));
+    }
+    let occurred_at = match occurred_at {
+        None => None,
+        Some(t) => Some(clock::parse_rfc3339(&t).ok_or_else(|| {
+            ApiError::bad_request("occurred_at: must be an RFC 3339 time like 2026-01-31T12:00:00Z")
+        })?),
+    };
+    let (c, u) = (cid.to_owned(), uid.to_owned());
+    let event = db
+        .write(move |tx| {
+            if users::find(tx, &c, &u)?.is_none_or(|u| u.disabled) {
+                return Err(gone());
+            }
+            let now = clock::now();
+            let id = events::insert(tx, &u, &kind, &data, occurred_at, now)?;
+            Ok(events::Event {
+                id,
+                kind,
+                data,
+                occurred_at,
+                created_at: now,
+            })
+        })
+        .await?;
+    Ok((Status::Created, event_view(&event)))
+}
+
+#[get("/me/events?<after>&<limit>")]
+async fn list_events(
+    auth: Authenticated,
+    db: &State<Db>,
+    after: Option<&str>,
+    limit: Option<&str>,
+) -> Result<Value, ApiError> {
+    let (cid, uid) = auth.require(Scope::EventsRead)?.user()?;
+    let after: i64 = match after {
+        None | Some("") => 0,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::bad_request("after: must be an event id"))?,
+    };
+    let limit: u32 = match limit {
+        None => 100,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| (1..=PAGE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("limit: must be a number from 1 to {PAGE_MAX}"))
+            })?,
+    };
+    load(db, cid, uid).await?;
+    let user = uid.to_owned();
+    let page = db
+        .read(move |c| Ok(events::list(c, &user, after, limit)?))
+        .await?;
+    let next = match page.last() {
+        Some(last) if page.len() == limit as usize => json!(last.id.to_string()),
+        _ => Value::Null,
+    };
+    let events: Vec<Value> = page.iter().map(event_view).collect();
+    Ok(json!({ "events": events, "next": next }))
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![me, update_me, delete_me, add_event, list_events]
+}
