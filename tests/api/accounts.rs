@@ -517,3 +517,33 @@ async fn state_changing_portal_calls_without_the_csrf_header_are_403() {
         Status::Ok
     );
 }
+
+#[rocket::async_test]
+async fn login_rehashes_a_password_stored_with_old_parameters() {
+    let weak = |c: &mut set_server::config::Config| {
+        c.security.argon2_memory_kib = 64;
+        c.security.argon2_iterations = 1;
+    };
+    let app = TestApp::spawn_with(weak).await;
+    app.post(
+        "/signup",
+        json!({"email": "dev@example.com", "password": PASSWORD}),
+    )
+    .await;
+    let stored = |dir: &std::path::Path| -> String {
+        rusqlite::Connection::open(dir.join("set.db"))
+            .unwrap()
+            .query_row("SELECT password_hash FROM developers", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(stored(app.dir.path()).starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+    let TestApp { client, dir, .. } = app;
+    client.terminate().await;
+    let app = TestApp::spawn_in(dir, |_| {}, |r| r).await;
+    app.login("dev@example.com", PASSWORD).await;
+    assert!(
+        stored(app.dir.path()).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "rehashed with the configured OWASP parameters"
+    );
+    app.login("dev@example.com", PASSWORD).await;
+}

@@ -38,7 +38,15 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         mount: impl FnOnce(rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build>,
     ) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(tempfile::tempdir().expect("tempdir"), tweak, mount).await
+    }
+
+    /// Spawns on an existing data directory (to restart an app on the same database).
+    pub async fn spawn_in(
+        dir: TempDir,
+        tweak: impl FnOnce(&mut Config),
+        mount: impl FnOnce(rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build>,
+    ) -> TestApp {
         let mut config = config_in(dir.path());
         tweak(&mut config);
         let app = set_server::App::open(config).expect("app opens");

@@ -6,4 +6,7 @@ mod errors;
 mod health;
 mod helpers;
 mod sdk;
+mod smtp;
+#[path = "../support/smtp_sink.rs"]
+mod smtp_sink;
 mod token_attacks;
