@@ -22,7 +22,7 @@ fn aad(client_id: &str) -> Vec<u8> {
 
 /// A new client id: `cl_` and 128 random bits, URL-safe.
 pub fn new_client_id() -> String {
-    format!("cl_{}", random_token(16))
+    crate::ids::new_id("cl")
 }
 
 /// A new secret, its sealed form and its keyed hash.

@@ -112,7 +112,7 @@ pub fn start(
     config: &Config,
     grant: &Grant<'_>,
 ) -> Result<Session, ApiError> {
-    let family = format!("fam_{}", random_token(16));
+    let family = crate::ids::new_id("fam");
     refresh::insert_family(
         tx,
         &refresh::NewFamily {

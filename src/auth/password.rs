@@ -46,7 +46,7 @@ impl Passwords {
         )
         .map_err(|e| format!("security.argon2_*: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let dummy = hash_with(&params, &crate::ids::random_token(16))
+        let dummy = hash_with(&params, &crate::auth::secrets::random_token(16))
             .map_err(|e| format!("argon2: {e}"))?;
         Ok(Passwords {
             params,

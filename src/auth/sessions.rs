@@ -14,7 +14,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::db::{sessions, Db};
 use crate::error::{ApiError, GuardError};
-use crate::ids;
+use crate::auth::secrets;
 
 pub const COOKIE: &str = "set_session";
 
@@ -54,10 +54,10 @@ pub fn create(
     config: &Config,
     developer_id: &str,
 ) -> Result<String, ApiError> {
-    let token = ids::random_token(32);
+    let token = secrets::random_token(32);
     let now = clock::now();
     let expires = now + config.security.session_max.secs() as i64;
-    sessions::insert(conn, &ids::token_hash(&token), developer_id, now, expires)?;
+    sessions::insert(conn, &secrets::token_hash(&token), developer_id, now, expires)?;
     Ok(token)
 }
 
@@ -89,7 +89,7 @@ async fn authenticate(req: &Request<'_>) -> Result<PortalSession, ApiError> {
         (Some(db), Some(config)) => (db.clone(), config.clone()),
         _ => return Err(ApiError::internal("session guard without state")),
     };
-    let hash = ids::token_hash(&token);
+    let hash = secrets::token_hash(&token);
     let lookup = hash.clone();
     let row = db
         .read(move |c| Ok(sessions::find(c, &lookup)?))

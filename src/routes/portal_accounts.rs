@@ -22,6 +22,7 @@ use crate::db::email_tokens::{self, Purpose};
 use crate::db::{clients, developers, Db};
 use crate::email::{enqueue, templates, Mailer};
 use crate::error::ApiError;
+use crate::auth::secrets;
 use crate::{ids, validate};
 
 type Answer = Result<(Status, Value), ApiError>;
@@ -87,7 +88,7 @@ fn send_link(
     to: &str,
     purpose: Purpose,
 ) -> Result<(), ApiError> {
-    let token = ids::random_token(32);
+    let token = secrets::random_token(32);
     let now = clock::now();
     let (path, ttl) = match purpose {
         Purpose::VerifyEmail => ("verify-email", config.security.verify_email_ttl),
@@ -95,7 +96,7 @@ fn send_link(
     };
     email_tokens::insert(
         tx,
-        &ids::token_hash(&token),
+        &secrets::token_hash(&token),
         developer_id,
         purpose,
         now,
@@ -158,7 +159,7 @@ async fn signup(
 async fn verify_email(_csrf: Csrf, db: &State<Db>, body: Body<TokenOnly>) -> Answer {
     let token = body.into_inner().token;
     validate::token(&token, "token")?;
-    let hash = ids::token_hash(&token);
+    let hash = secrets::token_hash(&token);
     let developer = db
         .write(move |tx| {
             let now = clock::now();
@@ -259,7 +260,7 @@ async fn login(
 #[post("/logout")]
 async fn logout(_csrf: Csrf, db: &State<Db>, jar: &CookieJar<'_>) -> Result<Status, ApiError> {
     if let Some(cookie) = jar.get(sessions::COOKIE) {
-        let hash = ids::token_hash(cookie.value());
+        let hash = secrets::token_hash(cookie.value());
         db.write(move |tx| Ok(crate::db::sessions::delete(tx, &hash)?))
             .await?;
     }
@@ -302,7 +303,7 @@ async fn reset_password(
     validate::token(&token, "token")?;
     Passwords::validate(&password, "password")?;
     let hash = passwords.hash(password).await?;
-    let token_hash = ids::token_hash(&token);
+    let token_hash = secrets::token_hash(&token);
     db.write(move |tx| {
         let now = clock::now();
         let Some(id) = email_tokens::consume(tx, &token_hash, Purpose::ResetPassword, now)? else {

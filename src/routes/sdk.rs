@@ -11,7 +11,7 @@ use crate::auth::client_auth;
 use crate::auth::grants::{self, Grant, USER_SCOPE};
 use crate::auth::guards::{Authenticated, Scope};
 use crate::auth::header::{parse_basic_credentials, ClientCredentials};
-use crate::auth::secrets::{random_token, Secrets};
+use crate::auth::secrets::Secrets;
 use crate::auth::tokens::{TokenType, Tokens};
 use crate::body::OptionalBody;
 use crate::clock;
@@ -122,7 +122,7 @@ async fn create_user(
     );
     let (user, session) = db
         .write(move |tx| {
-            let id = format!("usr_{}", random_token(16));
+            let id = crate::ids::new_id("usr");
             users::insert(tx, &id, &client_id, &metadata, clock::now())?;
             let grant = Grant {
                 user_id: &id,
