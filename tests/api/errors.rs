@@ -68,7 +68,7 @@ async fn every_catcher_answers_the_json_shape() {
 #[rocket::async_test]
 async fn unknown_path_is_json_404_and_wrong_method_is_405_with_allow() {
     let app = app().await;
-    let (status, body) = json(app.client.get("/no/such/thing").dispatch().await).await;
+    let (status, body) = json(app.client.get("/api/no/such/thing").dispatch().await).await;
     assert_eq!(status, Status::NotFound);
     assert_eq!(error_code(&body), "not_found");
 
