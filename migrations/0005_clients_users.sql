@@ -64,7 +64,7 @@ CREATE INDEX events_by_user ON events(user_id, id);
 -- access token it concerns has expired; loaded into memory at start.
 CREATE TABLE revocations (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind       TEXT NOT NULL CHECK (kind IN ('user', 'family', 'jti', 'client')),
+    kind       TEXT NOT NULL CHECK (kind IN ('user', 'family', 'jti', 'client', 'integration')),
     subject    TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL

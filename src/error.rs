@@ -274,6 +274,30 @@ fn default_catcher(status: Status, req: &Request<'_>) -> Rendered {
     Rendered(catch_response(status, req))
 }
 
+/// IFTTT's service API expects its own error shape, `{"errors":[{"message"}]}`, on every
+/// answer under `/ifttt/`; everything else gets ours.
+fn render_for(
+    req: &Request<'_>,
+    status: Status,
+    code: &str,
+    description: &str,
+    extra: Vec<Header<'static>>,
+) -> Response<'static> {
+    if !req.uri().path().starts_with("/ifttt/") {
+        return render(status, code, description, extra);
+    }
+    let body = serde_json::json!({ "errors": [{ "message": description }] }).to_string();
+    let mut res = Response::build()
+        .status(status)
+        .header(ContentType::JSON)
+        .sized_body(body.len(), Cursor::new(body))
+        .finalize();
+    for h in extra {
+        res.set_header(h);
+    }
+    res
+}
+
 fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
     let stashed = req
         .local_cache(GuardError::default)
@@ -284,12 +308,13 @@ fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
     match stashed {
         Some(err) if err.status() == status => {
             let extra = headers_for(req, &err);
-            render(status, err.code(), &err.description(), extra)
+            render_for(req, status, err.code(), &err.description(), extra)
         }
         _ if status == Status::NotFound && !allowed_methods(req).is_empty() => {
             let allowed = allowed_methods(req).join(", ");
             let (code, text) = generic(Status::MethodNotAllowed, req);
-            let mut res = render(
+            let mut res = render_for(
+                req,
                 Status::MethodNotAllowed,
                 code,
                 &format!("{text}; use {allowed}"),
@@ -301,7 +326,7 @@ fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
         _ => {
             let (code, text) = generic(status, req);
             let extra = challenge(req, status, code).into_iter().collect();
-            render(status, code, &text, extra)
+            render_for(req, status, code, &text, extra)
         }
     }
 }

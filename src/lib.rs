@@ -143,6 +143,10 @@ pub fn build(app: App) -> Rocket<Build> {
         .mount("/v1", routes::sdk::routes())
         .mount("/v1", routes::me::routes())
         .mount("/oauth", routes::oauth::routes())
+        .mount("/oauth", routes::linking::oauth_routes())
+        .mount("/v1", routes::linking::v1_routes())
+        .mount("/api/portal", routes::integrations::routes())
+        .mount("/ifttt/v1", routes::ifttt::routes())
         // Last: the portal answers only the GETs no other route took.
         .mount("/", web::routes())
         .register("/", error::catchers())

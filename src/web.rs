@@ -22,11 +22,12 @@ use rust_embed::RustEmbed;
 struct Assets;
 
 /// First path segments that belong to the APIs and the operational endpoints.
-const RESERVED: [&str; 7] = [
+const RESERVED: [&str; 8] = [
     "api",
     "v1",
     "oauth",
     ".well-known",
+    "ifttt",
     "healthz",
     "readyz",
     "metrics",

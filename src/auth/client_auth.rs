@@ -11,6 +11,7 @@ use rocket::http::Status;
 use crate::auth::header::ClientCredentials;
 use crate::auth::secrets::{random_token, Secrets};
 use crate::db::clients::{self, Client, ClientAuth};
+use crate::db::integrations::{self, Integration};
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -89,4 +90,100 @@ pub async fn authenticate(
         });
     }
     Ok(auth)
+}
+
+const INTEGRATION_PURPOSE: &str = "integration_secret";
+
+fn integration_aad(id: &str) -> Vec<u8> {
+    format!("integration_secret:{id}").into_bytes()
+}
+
+/// A new integration secret, sealed and keyed-hashed like a client secret.
+pub fn new_integration_secret(
+    secrets: &Secrets,
+    id: &str,
+) -> Result<(String, Vec<u8>, Vec<u8>), ApiError> {
+    let secret = format!("is_{}", random_token(32));
+    let sealed = secrets
+        .seal(secret.as_bytes(), &integration_aad(id))
+        .map_err(ApiError::internal)?;
+    let hash = secrets
+        .keyed_hash(INTEGRATION_PURPOSE, secret.as_bytes())
+        .to_vec();
+    Ok((secret, sealed, hash))
+}
+
+/// The integration's secret in clear, for the developer's portal.
+pub fn reveal_integration(secrets: &Secrets, i: &Integration) -> Result<String, ApiError> {
+    let plain = secrets
+        .open(&i.secret_sealed, &integration_aad(&i.id))
+        .map_err(ApiError::internal)?;
+    String::from_utf8(plain.to_vec()).map_err(ApiError::internal)
+}
+
+/// Who authenticated with client credentials at an OAuth endpoint.
+pub enum Caller {
+    /// A Set client (a mobile app), with its owner's state checked.
+    Client(Box<ClientAuth>),
+    /// An integration (an OAuth client that users link to).
+    Integration(Box<Integration>),
+}
+
+impl Caller {
+    /// The Set client whose users this caller may act for.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Caller::Client(c) => &c.client.id,
+            Caller::Integration(i) => &i.client_id,
+        }
+    }
+
+    pub fn integration_id(&self) -> Option<&str> {
+        match self {
+            Caller::Client(_) => None,
+            Caller::Integration(i) => Some(&i.id),
+        }
+    }
+}
+
+/// Authenticates client credentials of either kind: integrations' ids start `int_`.
+pub async fn authenticate_caller(
+    db: &Db,
+    secrets: &Secrets,
+    creds: &ClientCredentials,
+) -> Result<Caller, ApiError> {
+    if !creds.client_id.starts_with("int_") {
+        return Ok(Caller::Client(Box::new(
+            authenticate(db, secrets, creds).await?,
+        )));
+    }
+    let id = creds.client_id.clone();
+    let found = db.read(move |c| Ok(integrations::find(c, &id)?)).await?;
+    let secret = creds.client_secret.expose().as_bytes();
+    match found {
+        Some(i) if secrets.verify_keyed_hash(INTEGRATION_PURPOSE, secret, &i.secret_hash) => {
+            Ok(Caller::Integration(Box::new(i)))
+        }
+        _ => Err(invalid_client()),
+    }
+}
+
+const SERVICE_KEY_PURPOSE: &str = "ifttt_service_key";
+
+/// Seals and keyed-hashes an IFTTT service key; the hash is also its lookup key.
+pub fn seal_service_key(
+    secrets: &Secrets,
+    id: &str,
+    key: &str,
+) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
+    let sealed = secrets
+        .seal(key.as_bytes(), format!("ifttt_service_key:{id}").as_bytes())
+        .map_err(ApiError::internal)?;
+    Ok((sealed, service_key_hash(secrets, key)))
+}
+
+pub fn service_key_hash(secrets: &Secrets, key: &str) -> Vec<u8> {
+    secrets
+        .keyed_hash(SERVICE_KEY_PURPOSE, key.as_bytes())
+        .to_vec()
 }

@@ -148,8 +148,16 @@ pub fn invalid_grant(why: &str) -> ApiError {
     }
 }
 
-/// Rotates `presented` in the caller's transaction. `integration` must be the integration
-/// that authenticated the call (None for SDK users, who present no credentials).
+/// Who presents a refresh token: nobody (an SDK user), the app's own client credentials,
+/// or an integration's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presenter<'a> {
+    pub client_id: Option<&'a str>,
+    pub integration_id: Option<&'a str>,
+}
+
+/// Rotates `presented` in the caller's transaction. A token held by an integration must be
+/// presented with that integration's credentials, and only by it.
 pub fn rotate(
     tx: &Connection,
     tokens: &Tokens,
@@ -157,14 +165,16 @@ pub fn rotate(
     revocations: &Revocations,
     config: &Config,
     presented: &str,
-    integration: Option<&str>,
+    by: Presenter<'_>,
 ) -> Result<Refreshed, ApiError> {
     let hash = token_hash(presented);
     let now = clock::now();
     let Some(row) = refresh::find(tx, &hash)? else {
         return Ok(Refreshed::Refused("the refresh token is unknown"));
     };
-    if row.integration_id.as_deref() != integration {
+    if row.integration_id.as_deref() != by.integration_id
+        || by.client_id.is_some_and(|c| c != row.client_id)
+    {
         return Ok(Refreshed::Refused(
             "the refresh token was not issued to this client",
         ));
@@ -203,4 +213,90 @@ pub fn rotate(
         access,
         refresh_token,
     })))
+}
+
+/// How a code exchange ended. `Reused` must still be committed: it revoked a family.
+pub enum Exchanged {
+    Issued(Box<Session>),
+    Refused(&'static str),
+    Reused,
+}
+
+/// Exchanges an authorization code for `integration` (RFC 6749 §4.1.3, RFC 7636 §4.6) in
+/// the caller's transaction: single use, bound to the integration and the redirect URI,
+/// PKCE-checked when a challenge was sent. A second use revokes what the first issued.
+#[allow(clippy::too_many_arguments)]
+pub fn exchange_code(
+    tx: &Connection,
+    tokens: &Tokens,
+    counter: &TokenCounter,
+    revocations: &Revocations,
+    config: &Config,
+    integration: &crate::db::integrations::Integration,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<Exchanged, ApiError> {
+    use crate::db::{codes, integrations};
+    let hash = token_hash(code);
+    let now = clock::now();
+    let Some(row) = codes::find_auth_code(tx, &hash)? else {
+        return Ok(Exchanged::Refused("the authorization code is unknown"));
+    };
+    if row.integration_id != integration.id {
+        return Ok(Exchanged::Refused(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if row.used || !codes::use_auth_code(tx, &hash, now)? {
+        if let Some(family) = &row.family_id {
+            refresh::revoke_family(tx, family, now)?;
+            let until = now + tokens.access_ttl() as i64 + 60;
+            revocations.revoke(tx, Kind::Family, family, until)?;
+        }
+        return Ok(Exchanged::Reused);
+    }
+    if row.expires_at <= now {
+        return Ok(Exchanged::Refused("the authorization code has expired"));
+    }
+    if redirect_uri.is_some_and(|r| r != row.redirect_uri) {
+        return Ok(Exchanged::Refused(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if let Some(challenge) = &row.code_challenge {
+        match verifier {
+            Some(v) if crate::auth::linking::pkce_matches(challenge, v) => {}
+            Some(_) => {
+                return Ok(Exchanged::Refused(
+                    "code_verifier does not match the code_challenge",
+                ))
+            }
+            None => {
+                return Ok(Exchanged::Refused(
+                    "code_verifier is required for this code",
+                ))
+            }
+        }
+    }
+    match users::find(tx, &integration.client_id, &row.user_id)? {
+        Some(u) if !u.disabled => {}
+        _ => {
+            return Ok(Exchanged::Refused(
+                "the user no longer exists or is disabled",
+            ))
+        }
+    }
+    integrations::upsert_link(tx, &integration.id, &row.user_id, &row.scope, now)?;
+    let grant = Grant {
+        user_id: &row.user_id,
+        client_id: &integration.client_id,
+        integration_id: Some(&integration.id),
+        scope: &row.scope,
+    };
+    let session = start(tx, tokens, counter, config, &grant)?;
+    if let Some(family) = session.access.claims.fam.as_deref() {
+        codes::set_auth_code_family(tx, &hash, family)?;
+    }
+    Ok(Exchanged::Issued(Box::new(session)))
 }

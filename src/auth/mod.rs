@@ -7,6 +7,7 @@ pub mod guards;
 pub mod header;
 pub mod jwk;
 pub mod keys;
+pub mod linking;
 pub mod master_key;
 pub mod password;
 pub mod rate_limit;

@@ -24,6 +24,7 @@ pub enum Kind {
     Family,
     Jti,
     Client,
+    Integration,
 }
 
 impl Kind {
@@ -33,6 +34,7 @@ impl Kind {
             Kind::Family => "family",
             Kind::Jti => "jti",
             Kind::Client => "client",
+            Kind::Integration => "integration",
         }
     }
 
@@ -42,6 +44,7 @@ impl Kind {
             "family" => Kind::Family,
             "jti" => Kind::Jti,
             "client" => Kind::Client,
+            "integration" => Kind::Integration,
             _ => return None,
         })
     }
@@ -100,6 +103,12 @@ impl Revocations {
             TokenType::User | TokenType::Integration => {
                 if revoked(Kind::User, &c.sub) {
                     Some("the user has been disabled or deleted")
+                } else if c
+                    .azp
+                    .as_deref()
+                    .is_some_and(|i| revoked(Kind::Integration, i))
+                {
+                    Some("the integration has been deleted")
                 } else if c.fam.as_deref().is_some_and(|f| revoked(Kind::Family, f)) {
                     Some("the token's sign-in has been revoked")
                 } else {

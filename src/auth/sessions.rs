@@ -10,11 +10,11 @@ use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::time::Duration;
 
+use crate::auth::secrets;
 use crate::clock;
 use crate::config::Config;
 use crate::db::{sessions, Db};
 use crate::error::{ApiError, GuardError};
-use crate::auth::secrets;
 
 pub const COOKIE: &str = "set_session";
 
@@ -57,7 +57,13 @@ pub fn create(
     let token = secrets::random_token(32);
     let now = clock::now();
     let expires = now + config.security.session_max.secs() as i64;
-    sessions::insert(conn, &secrets::token_hash(&token), developer_id, now, expires)?;
+    sessions::insert(
+        conn,
+        &secrets::token_hash(&token),
+        developer_id,
+        now,
+        expires,
+    )?;
     Ok(token)
 }
 

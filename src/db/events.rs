@@ -50,3 +50,13 @@ pub fn list(
     let rows = stmt.query_map(params![user_id, after, limit], from_row)?;
     rows.collect()
 }
+
+/// The user's newest events first (IFTTT's trigger order).
+pub fn list_newest(conn: &Connection, user_id: &str, limit: u32) -> rusqlite::Result<Vec<Event>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, type, data, occurred_at, created_at FROM events
+         WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![user_id, limit], from_row)?;
+    rows.collect()
+}

@@ -8,10 +8,12 @@
 
 pub mod backup;
 pub mod clients;
+pub mod codes;
 pub mod developers;
 pub mod email_queue;
 pub mod email_tokens;
 pub mod events;
+pub mod integrations;
 pub mod migrate;
 pub mod refresh;
 pub mod revocations;

@@ -96,6 +96,32 @@ pub fn revoke_family(conn: &Connection, family_id: &str, now: i64) -> rusqlite::
     Ok(())
 }
 
+/// Revokes every family an integration holds (when the integration is deleted).
+pub fn revoke_integration_families(
+    conn: &Connection,
+    integration_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE refresh_families SET revoked_at = ?2 WHERE integration_id = ?1 AND revoked_at IS NULL",
+    )?
+    .execute(params![integration_id, now])?;
+    Ok(())
+}
+
+/// The refresh families the integration holds for the user (to revoke them on unlink).
+pub fn families_of_link(
+    conn: &Connection,
+    integration_id: &str,
+    user_id: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM refresh_families WHERE integration_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+    )?;
+    let rows = stmt.query_map(params![integration_id, user_id], |r| r.get(0))?;
+    rows.collect()
+}
+
 /// Users who received tokens per unix day since `since` (user creation or refresh).
 pub fn daily_active(
     conn: &Connection,

@@ -103,3 +103,20 @@ pub fn daily_new(
     let rows = stmt.query_map(params![client_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
+
+/// Inserts the user unless one with this id exists (for fixed ids such as IFTTT's test user).
+pub fn insert_if_absent(
+    conn: &Connection,
+    id: &str,
+    client_id: &str,
+    metadata: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO users (id, client_id, metadata, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![id, client_id, metadata, now])?
+        == 1)
+}

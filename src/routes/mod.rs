@@ -1,6 +1,9 @@
 //! HTTP routes, one module per resource.
 
 pub mod health;
+pub mod ifttt;
+pub mod integrations;
+pub mod linking;
 pub mod me;
 pub mod oauth;
 pub mod portal_accounts;

@@ -10,7 +10,8 @@ use rocket::serde::json::{json, Value};
 use rocket::{post, routes, Route, State};
 
 use crate::auth::client_auth;
-use crate::auth::grants::{self, invalid_grant, Refreshed, CLIENT_SCOPE};
+use crate::auth::client_auth::Caller;
+use crate::auth::grants::{self, invalid_grant, Exchanged, Presenter, Refreshed, CLIENT_SCOPE};
 use crate::auth::header::{parse_basic_credentials, ClientCredentials};
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::{token_hash, SecretString, Secrets};
@@ -203,8 +204,15 @@ async fn token(
         "refresh_token" => {
             let presented = params.require("refresh_token")?.to_owned();
             let caller = match &creds {
-                Some(c) => Some(client_auth::authenticate(db, secrets, c).await?.client.id),
+                Some(c) => Some(client_auth::authenticate_caller(db, secrets, c).await?),
                 None => None,
+            };
+            let (client_id, integration_id) = match &caller {
+                Some(c) => (
+                    Some(c.client_id().to_owned()),
+                    c.integration_id().map(str::to_owned),
+                ),
+                None => (None, None),
             };
             let (tokens, counter, revocations, config) = (
                 tokens.inner().clone(),
@@ -214,40 +222,69 @@ async fn token(
             );
             let outcome = db
                 .write(move |tx| {
-                    grants::rotate(
+                    let by = Presenter {
+                        client_id: client_id.as_deref(),
+                        integration_id: integration_id.as_deref(),
+                    };
+                    grants::rotate(tx, &tokens, &counter, &revocations, &config, &presented, by)
+                })
+                .await?;
+            match outcome {
+                Refreshed::Rotated(s) => Ok(NoStore(
+                    Status::Ok,
+                    grants::token_body(&s.access, Some(&s.refresh_token)),
+                )),
+                Refreshed::Refused(why) => Err(invalid_grant(why)),
+                Refreshed::Reused => Err(invalid_grant(
+                    "the refresh token was already used; every token of its sign-in is now revoked",
+                )),
+            }
+        }
+        "authorization_code" => {
+            let creds = creds.ok_or_else(client_auth::invalid_client)?;
+            let Caller::Integration(integration) =
+                client_auth::authenticate_caller(db, secrets, &creds).await?
+            else {
+                return Err(oauth_error(
+                    "unauthorized_client",
+                    "authorization codes are exchanged with an integration's credentials",
+                ));
+            };
+            let code = params.require("code")?.to_owned();
+            let redirect_uri = params.get("redirect_uri").map(str::to_owned);
+            let verifier = params.get("code_verifier").map(str::to_owned);
+            let (tokens, counter, revocations, config) = (
+                tokens.inner().clone(),
+                counter.inner().clone(),
+                revocations.inner().clone(),
+                config.inner().clone(),
+            );
+            let outcome = db
+                .write(move |tx| {
+                    grants::exchange_code(
                         tx,
                         &tokens,
                         &counter,
                         &revocations,
                         &config,
-                        &presented,
-                        None,
+                        &integration,
+                        &code,
+                        redirect_uri.as_deref(),
+                        verifier.as_deref(),
                     )
-                    .map(|r| (r, caller))
                 })
                 .await?;
             match outcome {
-                (Refreshed::Rotated(s), caller) => {
-                    if caller.is_some_and(|c| c != s.access.claims.cid) {
-                        return Err(invalid_grant(
-                            "the refresh token was not issued to this client",
-                        ));
-                    }
-                    Ok(NoStore(
-                        Status::Ok,
-                        grants::token_body(&s.access, Some(&s.refresh_token)),
-                    ))
-                }
-                (Refreshed::Refused(why), _) => Err(invalid_grant(why)),
-                (Refreshed::Reused, _) => Err(invalid_grant(
-                    "the refresh token was already used; every token of its sign-in is now revoked",
+                Exchanged::Issued(s) => Ok(NoStore(
+                    Status::Ok,
+                    grants::token_body(&s.access, Some(&s.refresh_token)),
+                )),
+                Exchanged::Refused(why) => Err(invalid_grant(why)),
+                Exchanged::Reused => Err(invalid_grant(
+                    "the authorization code was already used; the tokens it issued are revoked",
                 )),
             }
         }
-        "authorization_code" => Err(oauth_error(
-            "unsupported_grant_type",
-            "authorization_code needs an integration's credentials; none are registered",
-        )),
         other => Err(oauth_error(
             "unsupported_grant_type",
             format!(
@@ -257,17 +294,34 @@ async fn token(
     }
 }
 
-/// The client named by the request's credentials, when any were sent.
+/// Who sent credentials, if anyone: (their app's client id, their integration id).
 async fn caller(
     db: &Db,
     secrets: &Secrets,
     creds: Option<ClientCredentials>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<(String, Option<String>)>, ApiError> {
     match creds {
-        Some(c) => Ok(Some(
-            client_auth::authenticate(db, secrets, &c).await?.client.id,
-        )),
+        Some(c) => {
+            let who = client_auth::authenticate_caller(db, secrets, &c).await?;
+            Ok(Some((
+                who.client_id().to_owned(),
+                who.integration_id().map(str::to_owned),
+            )))
+        }
         None => Ok(None),
+    }
+}
+
+/// Whether a token of (client, integration) belongs to the caller: the app's own client
+/// credentials reach its users' own tokens, an integration's reach only its tokens.
+fn belongs_to(
+    caller: &Option<(String, Option<String>)>,
+    client_id: &str,
+    integration_id: Option<&str>,
+) -> bool {
+    match caller {
+        None => true,
+        Some((c, i)) => c == client_id && i.as_deref() == integration_id,
     }
 }
 
@@ -283,7 +337,6 @@ async fn revoke(
     let creds = credentials(basic, &params)?;
     let presented = params.require("token")?.to_owned();
     let caller = caller(db, secrets, creds).await?;
-    let belongs = move |cid: &str| caller.as_deref().is_none_or(|c| c == cid);
     let now = clock::now();
     let until = now + tokens.access_ttl() as i64 + 60;
     let revocations = revocations.inner().clone();
@@ -291,7 +344,9 @@ async fn revoke(
         let hash = token_hash(&presented);
         db.write(move |tx| {
             if let Some(row) = refresh::find(tx, &hash)? {
-                if belongs(&row.client_id) && !row.family_revoked {
+                if belongs_to(&caller, &row.client_id, row.integration_id.as_deref())
+                    && !row.family_revoked
+                {
                     refresh::revoke_family(tx, &row.family_id, now)?;
                     revocations.revoke(tx, Kind::Family, &row.family_id, until)?;
                 }
@@ -300,7 +355,7 @@ async fn revoke(
         })
         .await?;
     } else if let Ok(claims) = tokens.verify(&presented) {
-        if belongs(&claims.cid) {
+        if belongs_to(&caller, &claims.cid, claims.azp.as_deref()) {
             db.write(move |tx| {
                 Ok(revocations.revoke(tx, Kind::Jti, &claims.jti, claims.exp + 60)?)
             })
@@ -343,10 +398,7 @@ async fn introspect(
 ) -> Result<NoStore, ApiError> {
     let creds = credentials(basic, &params)?.ok_or_else(client_auth::invalid_client)?;
     let presented = params.require("token")?.to_owned();
-    let caller = client_auth::authenticate(db, secrets, &creds)
-        .await?
-        .client
-        .id;
+    let caller = caller(db, secrets, Some(creds)).await?;
     let inactive = || Ok(NoStore(Status::Ok, json!({ "active": false })));
     if presented.starts_with("rt_") {
         let hash = token_hash(&presented);
@@ -354,7 +406,7 @@ async fn introspect(
             return inactive();
         };
         let live = !row.used && !row.family_revoked && row.expires_at > clock::now();
-        if !live || row.client_id != caller {
+        if !live || !belongs_to(&caller, &row.client_id, row.integration_id.as_deref()) {
             return inactive();
         }
         return Ok(NoStore(
@@ -370,7 +422,10 @@ async fn introspect(
         ));
     }
     match tokens.verify(&presented) {
-        Ok(c) if c.cid == caller && revocations.refusal(&c).is_none() => {
+        Ok(c)
+            if belongs_to(&caller, &c.cid, c.azp.as_deref())
+                && revocations.refusal(&c).is_none() =>
+        {
             Ok(NoStore(Status::Ok, introspection(&c)))
         }
         _ => inactive(),

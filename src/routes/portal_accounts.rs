@@ -13,6 +13,7 @@ use crate::auth::client_ip::ClientIp;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::revocation::{Kind, Revocations};
+use crate::auth::secrets;
 use crate::auth::sessions::{self, Csrf, PortalSession};
 use crate::auth::tokens::Tokens;
 use crate::body::Body;
@@ -22,7 +23,6 @@ use crate::db::email_tokens::{self, Purpose};
 use crate::db::{clients, developers, Db};
 use crate::email::{enqueue, templates, Mailer};
 use crate::error::ApiError;
-use crate::auth::secrets;
 use crate::{ids, validate};
 
 type Answer = Result<(Status, Value), ApiError>;

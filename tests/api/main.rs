@@ -5,6 +5,7 @@ mod accounts;
 mod errors;
 mod health;
 mod helpers;
+mod integrations;
 mod sdk;
 mod smtp;
 #[path = "../support/smtp_sink.rs"]

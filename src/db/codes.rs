@@ -1,0 +1,119 @@
+//! The `link_codes` and `auth_codes` tables: short-lived, single-use, stored hashed.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub fn insert_link_code(
+    conn: &Connection,
+    hash: &str,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO link_codes (code_hash, user_id, client_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![hash, user_id, client_id, now, expires_at])?;
+    Ok(())
+}
+
+/// Spends a live link code of `client_id` and returns its user; `None` when unknown,
+/// used, expired, or another client's.
+pub fn consume_link_code(
+    conn: &Connection,
+    hash: &str,
+    client_id: &str,
+    now: i64,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "UPDATE link_codes SET used_at = ?3
+         WHERE code_hash = ?1 AND client_id = ?2 AND used_at IS NULL AND expires_at > ?3
+         RETURNING user_id",
+    )?
+    .query_row(params![hash, client_id, now], |r| r.get(0))
+    .optional()
+}
+
+pub struct NewAuthCode<'a> {
+    pub hash: &'a str,
+    pub integration_id: &'a str,
+    pub user_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scope: &'a str,
+    pub code_challenge: Option<&'a str>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert_auth_code(conn: &Connection, c: &NewAuthCode<'_>) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO auth_codes (code_hash, integration_id, user_id, redirect_uri, scope,
+                                 code_challenge, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        c.hash,
+        c.integration_id,
+        c.user_id,
+        c.redirect_uri,
+        c.scope,
+        c.code_challenge,
+        c.now,
+        c.expires_at
+    ])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub integration_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub expires_at: i64,
+    pub used: bool,
+    pub family_id: Option<String>,
+}
+
+pub fn find_auth_code(conn: &Connection, hash: &str) -> rusqlite::Result<Option<AuthCode>> {
+    conn.prepare_cached(
+        "SELECT integration_id, user_id, redirect_uri, scope, code_challenge, expires_at,
+                used_at IS NOT NULL, family_id
+         FROM auth_codes WHERE code_hash = ?1",
+    )?
+    .query_row([hash], |r| {
+        Ok(AuthCode {
+            integration_id: r.get(0)?,
+            user_id: r.get(1)?,
+            redirect_uri: r.get(2)?,
+            scope: r.get(3)?,
+            code_challenge: r.get(4)?,
+            expires_at: r.get(5)?,
+            used: r.get(6)?,
+            family_id: r.get(7)?,
+        })
+    })
+    .optional()
+}
+
+/// Spends the code: true only for the one caller that flips it from unused.
+pub fn use_auth_code(conn: &Connection, hash: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE auth_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL",
+        )?
+        .execute(params![hash, now])?
+        == 1)
+}
+
+pub fn set_auth_code_family(
+    conn: &Connection,
+    hash: &str,
+    family_id: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE auth_codes SET family_id = ?2 WHERE code_hash = ?1")?
+        .execute(params![hash, family_id])?;
+    Ok(())
+}
