@@ -11,3 +11,4 @@ mod smtp;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 mod token_attacks;
+mod web;
