@@ -348,32 +348,72 @@ fn sign_up_verify_sign_in_create_a_client_and_use_its_credentials() {
         })
         .await;
         screenshot(&c, "12-client-integrations").await;
+        // Register an integration: a redirect URI the API refuses is named beside its
+        // field; then one it takes, whose credentials are shown.
         click_text(&c, "Register integration").await;
-        find(&c, "#integration-form").await;
-        screenshot(&c, "13-register-integration").await;
+        fill(&c, "#integration-form input[name=name]", "IFTTT").await;
+        fill(
+            &c,
+            "#integration-form textarea[name=redirect_uris]",
+            "http://example.com/cb",
+        )
+        .await;
+        click(&c, "#integration-form input[value='events:read']").await;
+        click(&c, "#integration-form button[type=submit]").await;
+        wait_text(
+            &c,
+            "#integration-form .field-error",
+            "Redirect URIs, line 1:",
+        )
+        .await;
+        screenshot(&c, "13-register-integration-error").await;
+        fill(
+            &c,
+            "#integration-form textarea[name=redirect_uris]",
+            "https://ifttt.com/channels/acme/authorize",
+        )
+        .await;
+        click(&c, "#integration-form button[type=submit]").await;
+        wait_text(&c, ".alert-success", "IFTTT is registered").await;
+        let integration_secret = find(&c, ".integration-secret").await.text().await.unwrap();
+        assert!(integration_secret.len() >= 20, "{integration_secret:?}");
+        let card = wait_text(&c, "#integration-list .integration", "IFTTT").await;
+        assert!(
+            card.contains("https://ifttt.com/channels/acme/authorize"),
+            "{card}"
+        );
+        assert!(
+            card.contains("profile:read") && card.contains("events:read"),
+            "{card}"
+        );
+        assert!(!card.contains("events:write"), "{card}");
+        screenshot(&c, "14-client-integrations-one").await;
 
         click_text(&c, "Settings").await;
         wait_path(&c, "/settings").await;
         wait_text(&c, "#account-email", EMAIL).await;
-        screenshot(&c, "14-settings").await;
+        screenshot(&c, "15-settings").await;
+        c.goto(&format!("{origin}/clients")).await.unwrap();
+        wait_text(&c, "#client-list", "Acme for iOS").await;
+        screenshot(&c, "16-clients-list").await;
 
         // 375 px wide: nothing scrolls sideways.
         c.set_window_size(375, 812).await.unwrap();
         for (path, name, ready) in [
             (
                 format!("/clients/{client_id}"),
-                "15-narrow-overview",
+                "17-narrow-overview",
                 "#user-count",
             ),
-            ("/clients".to_owned(), "16-narrow-clients", "#client-list"),
+            ("/clients".to_owned(), "18-narrow-clients", "#client-list"),
             (
                 format!("/clients/{client_id}/users"),
-                "17-narrow-users",
+                "19-narrow-users",
                 "#users-table",
             ),
             (
                 "/settings".to_owned(),
-                "18-narrow-settings",
+                "20-narrow-settings",
                 "#password-form",
             ),
         ] {
@@ -388,7 +428,7 @@ fn sign_up_verify_sign_in_create_a_client_and_use_its_credentials() {
         wait_path(&c, "/login").await;
         wait_text(&c, ".flash", "You have signed out").await;
         assert_fits(&c, "/login").await;
-        screenshot(&c, "19-narrow-login").await;
+        screenshot(&c, "21-narrow-login").await;
 
         // Through all of it: no script error and nothing refused by the CSP.
         let errors = console.errors(&c).await;
@@ -427,7 +467,7 @@ fn unverified_banner_password_reset_settings_errors_and_deleting() {
             2,
             "the resend sent a second email"
         );
-        screenshot(&c, "20-unverified-banner").await;
+        screenshot(&c, "22-unverified-banner").await;
 
         // Its client exists, but the SDK cannot register it yet, as the Overview warns.
         click(&c, "#create-first-client").await;
@@ -472,7 +512,7 @@ fn unverified_banner_password_reset_settings_errors_and_deleting() {
             "New password must be 10 to 256 characters",
         )
         .await;
-        screenshot(&c, "21-reset-password-error").await;
+        screenshot(&c, "23-reset-password-error").await;
         fill(&c, "#reset-form input[name=password]", NEW_PASSWORD).await;
         click(&c, "#reset-form button[type=submit]").await;
         wait_path(&c, "/login").await;
@@ -520,7 +560,7 @@ fn unverified_banner_password_reset_settings_errors_and_deleting() {
             .await
             .unwrap();
         assert_eq!(invalid.as_deref(), Some("true"));
-        screenshot(&c, "22-settings-wrong-password").await;
+        screenshot(&c, "24-settings-wrong-password").await;
 
         // Deleting the client takes its name typed out.
         c.goto(&format!("{origin}/clients/{client_id}"))
@@ -533,7 +573,7 @@ fn unverified_banner_password_reset_settings_errors_and_deleting() {
             "disabled until the name is typed"
         );
         fill(&c, "dialog[open] input[name=confirm]", "Beta").await;
-        screenshot(&c, "23-delete-client-confirm").await;
+        screenshot(&c, "25-delete-client-confirm").await;
         confirm.click().await.unwrap();
         wait_path(&c, "/clients").await;
         wait_text(&c, ".flash", "was deleted").await;

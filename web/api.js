@@ -11,10 +11,12 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.description = description;
-    // Field errors read "<field>: <what is wrong>"; the form shows them by that field.
-    const m = /^([a-z][a-z0-9_]*): (.+)$/s.exec(description || '');
+    // Field errors read "<field>: <what is wrong>", or "<field>[<n>]: …" for one entry of
+    // a list; the form shows them by that field.
+    const m = /^([a-z][a-z0-9_]*)(?:\[(\d+)\])?: (.+)$/s.exec(description || '');
     this.field = m ? m[1] : null;
-    this.detail = m ? m[2] : description;
+    this.index = m && m[2] !== undefined ? Number(m[2]) : null;
+    this.detail = m ? m[3] : description;
   }
 }
 

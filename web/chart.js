@@ -47,10 +47,11 @@ export function niceMax(max) {
 
 /**
  * A bar chart of `points` ([{date, value}]), `width` pixels wide. `label` names the
- * measure ("new users") for the accessible description and tooltips; `tone` picks the
- * colour class; `emptyText` is written across a chart of zeros.
+ * measure ("new users"; `one` for a count of 1) for the accessible description and
+ * tooltips; `tone` picks the colour class; `emptyText` is written across a chart of zeros.
  */
-export function barChart(points, { label, tone = 'green', width = 640, emptyText } = {}) {
+export function barChart(points, { label, one = label, tone = 'green', width = 640, emptyText } = {}) {
+  const unit = (n) => `${n.toLocaleString('en-US')} ${n === 1 ? one : label}`;
   const W = width;
   const total = points.reduce((sum, p) => sum + p.value, 0);
   const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
@@ -63,7 +64,7 @@ export function barChart(points, { label, tone = 'green', width = 640, emptyText
   const first = points[0];
   const lastPoint = points[points.length - 1];
   const summary = first
-    ? `${total} ${label} from ${dayFormat.format(utcDate(first.date))} to ${dayFormat.format(utcDate(lastPoint.date))}`
+    ? `${unit(total)} from ${dayFormat.format(utcDate(first.date))} to ${dayFormat.format(utcDate(lastPoint.date))}`
     : `No ${label}`;
   const chart = svg('svg', {
     class: ['chart', `chart-${tone}`],
@@ -93,7 +94,7 @@ export function barChart(points, { label, tone = 'green', width = 640, emptyText
       height: Math.max(0, y(0) - top).toFixed(2),
       rx: Math.min(3, barW / 3).toFixed(2),
     });
-    bar.append(svg('title', {}, `${dayFormat.format(utcDate(p.date))}: ${p.value} ${label}`));
+    bar.append(svg('title', {}, `${dayFormat.format(utcDate(p.date))}: ${unit(p.value)}`));
     chart.append(bar);
   });
 

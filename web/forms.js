@@ -79,7 +79,9 @@ export function showError(form, err) {
   const input = err && err.field ? form.querySelector(`[name="${CSS.escape(err.field)}"]`) : null;
   const slot = input ? form.querySelector(`#${CSS.escape(input.id)}-error`) : null;
   if (input && slot) {
-    slot.textContent = `${input.dataset.label || capitalize(err.field)} ${err.detail}`;
+    const label = input.dataset.label || capitalize(err.field);
+    const entry = input.tagName === 'TEXTAREA' ? 'line' : 'item';
+    slot.textContent = err.index === null ? `${label} ${err.detail}` : `${label}, ${entry} ${err.index + 1}: ${err.detail}`;
     slot.hidden = false;
     input.setAttribute('aria-invalid', 'true');
     input.focus();

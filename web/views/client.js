@@ -166,10 +166,10 @@ function credentials(client, state, quick) {
   );
 }
 
-function chartCard(title, id, tone, points, unit) {
+function chartCard(title, id, tone, points, [one, many]) {
   const total = points.reduce((s, p) => s + p.value, 0);
   const area = h('div', { class: 'chart-area' });
-  mountChart(area, points, { label: unit, tone, emptyText: `No ${unit} yet` });
+  mountChart(area, points, { label: many, one, tone, emptyText: `No ${many} yet` });
   return h(
     'section',
     { class: 'card chart-card', id },
@@ -198,8 +198,8 @@ async function charts(client, container, tiles) {
   tiles.newUsers.textContent = sum(newUsers).toLocaleString('en-US');
   tiles.tokens.textContent = sum(tokens).toLocaleString('en-US');
   container.replaceChildren(
-    chartCard('New users', 'chart-new-users', 'green', newUsers, 'new users'),
-    chartCard('Tokens issued', 'chart-tokens', 'blue', tokens, 'tokens issued'),
+    chartCard('New users', 'chart-new-users', 'green', newUsers, ['new user', 'new users']),
+    chartCard('Tokens issued', 'chart-tokens', 'blue', tokens, ['token issued', 'tokens issued']),
   );
 }
 

@@ -42,7 +42,7 @@ function accountCard(dev) {
 function passwordCard() {
   const done = h('div', { 'aria-live': 'polite' });
   const f = form(
-    { id: 'password-form' },
+    { id: 'password-form', class: 'form form-narrow' },
     [
       field({ label: 'Current password', name: 'current_password', type: 'password', autocomplete: 'current-password', required: true }),
       field({
