@@ -59,7 +59,27 @@ pub enum ApiError {
 }
 
 impl From<rusqlite::Error> for ApiError {
+    /// A full disk, a read-only or vanished file, an I/O error or a lock held too long is
+    /// the storage's state, not a bug: 503 `unavailable` (the transaction was rolled back,
+    /// nothing half-written), and the next request succeeds once the cause is gone.
     fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            if matches!(
+                f.code,
+                C::DiskFull
+                    | C::ReadOnly
+                    | C::SystemIoFailure
+                    | C::CannotOpen
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+            ) {
+                tracing::error!("database unavailable: {e}");
+                return ApiError::Unavailable(
+                    "the database cannot be written right now; try again shortly".into(),
+                );
+            }
+        }
         ApiError::Internal(Box::new(e))
     }
 }
@@ -122,6 +142,7 @@ impl ApiError {
                 retry_after: *retry_after,
             },
             ApiError::Unauthorized(m) => ApiError::Unauthorized(m.clone()),
+            ApiError::Unavailable(m) => ApiError::Unavailable(m.clone()),
             other => ApiError::Custom {
                 status: other.status(),
                 code: other.code(),
@@ -185,8 +206,12 @@ fn headers_for(req: &Request<'_>, err: &ApiError) -> Vec<Header<'static>> {
     let mut extra: Vec<Header<'static>> = challenge(req, err.status(), err.code())
         .into_iter()
         .collect();
-    if let ApiError::RateLimited { retry_after } = err {
-        extra.push(Header::new("Retry-After", retry_after.to_string()));
+    match err {
+        ApiError::RateLimited { retry_after } => {
+            extra.push(Header::new("Retry-After", retry_after.to_string()));
+        }
+        ApiError::Unavailable(_) => extra.push(Header::new("Retry-After", "5")),
+        _ => {}
     }
     extra
 }

@@ -1,8 +1,8 @@
 //! Password hashing with argon2id, stored as PHC strings.
 //!
 //! Hashing is deliberately slow (19 MiB, 2 passes by default), so it runs on blocking
-//! threads behind a semaphore sized to the cores: a flood of logins queues here instead
-//! of occupying every thread that token requests also need.
+//! threads behind a semaphore sized to half the cores: a flood of logins queues here
+//! instead of occupying every core that token requests also need.
 
 use std::sync::Arc;
 
@@ -45,12 +45,15 @@ impl Passwords {
             None,
         )
         .map_err(|e| format!("security.argon2_*: {e}"))?;
+        // At most half the cores hash at once (at least one): a login flood then leaves
+        // the other half to token requests instead of starving them.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let permits = cores.div_ceil(2).max(1);
         let dummy = hash_with(&params, &crate::auth::secrets::random_token(16))
             .map_err(|e| format!("argon2: {e}"))?;
         Ok(Passwords {
             params,
-            permits: Arc::new(Semaphore::new(cores)),
+            permits: Arc::new(Semaphore::new(permits)),
             dummy: Arc::new(dummy),
         })
     }

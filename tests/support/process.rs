@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_set-server");
 
 /// A command for the binary, run in `dir` with no `SET_*` variables inherited.
+/// `SET_TEST_BINARY` names another build to run instead (e.g. `target/release/set-server`
+/// for figures measured on optimised code).
 pub fn command(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
+    let bin = std::env::var("SET_TEST_BINARY").unwrap_or_else(|_| BIN.to_owned());
+    let mut cmd = Command::new(bin);
     cmd.current_dir(dir);
     for (k, _) in std::env::vars() {
         if k.starts_with("SET_") || k == "RUST_LOG" {
@@ -43,12 +46,27 @@ impl Server {
     /// Starts `set-server` in `dir` with `SET_SERVER__PORT` set to a free port and the
     /// extra environment `env`, and waits until `/healthz` answers.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
+        Server::start_on(dir, free_port(), env)
+    }
+
+    /// Starts on a given port (a restart keeps its port, so its public URL, the token
+    /// issuer, stays the same).
+    pub fn start_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
+        Server::launch(dir, port, env, Stdio::null())
+    }
+
+    /// Starts with the server's log (stderr) written to `log`.
+    pub fn start_logging(dir: &Path, env: &[(&str, &str)], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("log file");
+        Server::launch(dir, free_port(), env, Stdio::from(file))
+    }
+
+    fn launch(dir: &Path, port: u16, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut cmd = command(dir);
         cmd.env("SET_SERVER__PORT", port.to_string())
             .env("SET_SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
