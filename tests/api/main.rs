@@ -10,5 +10,4 @@ mod sdk;
 mod smtp;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
-mod token_attacks;
 mod web;

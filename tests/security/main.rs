@@ -1,0 +1,17 @@
+//! The security suite, a test per threat. SECURITY.md names each threat and the test
+//! that keeps it out.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+#[path = "../support/journey.rs"]
+mod journey;
+#[path = "../support/process.rs"]
+mod process;
+
+mod access;
+mod algorithms;
+mod logs;
+mod portal;
+mod redirects;
