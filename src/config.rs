@@ -46,6 +46,8 @@ pub struct Database {
     pub busy_timeout: Ttl,
     pub readers: usize,
     pub synchronous: Synchronous,
+    /// Commit concurrent writes together in one transaction (see `db::group_commit`).
+    pub group_commit: bool,
 }
 
 /// SQLite's `synchronous` setting; see the README for what each promises on power loss.

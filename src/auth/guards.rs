@@ -1,8 +1,9 @@
 //! `Authenticated`: the request guard for access tokens.
 //!
 //! It reads `Authorization` (Bearer, or Basic with the token as user name), verifies the
-//! JWT (key by `kid`, algorithm pinned, `iss`/`aud`/`exp`/`nbf`) and consults the
-//! in-memory revocation state: no database query. The outcome is cached per request.
+//! JWT (key by `kid`, algorithm pinned, `iss`/`aud`/`exp`/`nbf`; a token verified before
+//! comes from [`Tokens`]' cache) and consults the in-memory revocation state on every
+//! request: no database query. The outcome is cached per request.
 //! Holding an `Authenticated` is the proof; scopes are checked in the handler with
 //! [`Authenticated::require`].
 
@@ -94,7 +95,16 @@ fn authenticate(req: &Request<'_>) -> Result<Authenticated, ApiError> {
         (Some(t), Some(r)) => (t, r),
         _ => return Err(ApiError::internal("token guard without state")),
     };
-    let claims = tokens.verify(&token)?;
+    check(tokens, revocations, &token)
+}
+
+/// Verifies `token` (possibly from the cache) and then, always, asks `revocations`.
+fn check(
+    tokens: &Tokens,
+    revocations: &Revocations,
+    token: &str,
+) -> Result<Authenticated, ApiError> {
+    let claims = tokens.verify(token)?;
     if let Some(why) = revocations.refusal(&claims) {
         return Err(ApiError::InvalidToken(why.into()));
     }
@@ -110,5 +120,62 @@ impl<'r> FromRequest<'r> for Authenticated {
             Ok(auth) => Outcome::Success(auth.clone()),
             Err(e) => Outcome::Error(GuardError::stash(req, e.duplicate())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::revocation::Kind;
+    use crate::auth::tokens::tests::fixture;
+    use crate::auth::tokens::NewToken;
+
+    #[test]
+    fn a_revoked_token_is_refused_even_after_it_was_cached() {
+        let f = fixture();
+        let revocations = Revocations::default();
+        revocations.set_client("cl_1", 1);
+        let issued = f
+            .tokens
+            .issue(&NewToken {
+                typ: TokenType::User,
+                sub: "usr_1",
+                cid: "cl_1",
+                scope: "profile:read",
+                azp: None,
+                gen: None,
+                fam: Some("fam_1"),
+            })
+            .unwrap();
+        let token = issued.access_token.as_str();
+        // Twice: the second answer comes from the verification cache.
+        for _ in 0..2 {
+            assert!(check(&f.tokens, &revocations, token).is_ok());
+        }
+        f.db.write_blocking(|tx| {
+            Ok(revocations.revoke(tx, Kind::Jti, &issued.claims.jti, issued.claims.exp)?)
+        })
+        .unwrap();
+        let err = check(&f.tokens, &revocations, token).unwrap_err();
+        assert_eq!(err.code(), "invalid_token");
+        assert!(f.tokens.verify(token).is_ok(), "still cached as signed");
+
+        // The same for a revoked sign-in (refresh family).
+        let other = f
+            .tokens
+            .issue(&NewToken {
+                typ: TokenType::User,
+                sub: "usr_2",
+                cid: "cl_1",
+                scope: "profile:read",
+                azp: None,
+                gen: None,
+                fam: Some("fam_2"),
+            })
+            .unwrap();
+        assert!(check(&f.tokens, &revocations, &other.access_token).is_ok());
+        f.db.write_blocking(|tx| Ok(revocations.revoke(tx, Kind::Family, "fam_2", i64::MAX)?))
+            .unwrap();
+        assert!(check(&f.tokens, &revocations, &other.access_token).is_err());
     }
 }

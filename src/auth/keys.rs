@@ -24,6 +24,8 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rocket::fairing::AdHoc;
 use serde::Serialize;
@@ -66,6 +68,33 @@ pub struct Signer {
     kid: String,
     algorithm: jsonwebtoken::Algorithm,
     key: EncodingKey,
+    ready: ReadyKey,
+}
+
+/// The private key parsed once: `jsonwebtoken::encode` re-parses the DER on every token
+/// (for RSA that costs more than the signature), so tokens are signed with this instead.
+enum ReadyKey {
+    Ed(Box<ed25519_dalek::SigningKey>),
+    Es(Box<p256::ecdsa::SigningKey>),
+    Rs(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
+}
+
+impl ReadyKey {
+    fn parse(alg: Algorithm, der: &[u8]) -> Option<ReadyKey> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        Some(match alg {
+            Algorithm::EdDSA => ReadyKey::Ed(Box::new(
+                ed25519_dalek::SigningKey::from_pkcs8_der(der).ok()?,
+            )),
+            Algorithm::ES256 => {
+                ReadyKey::Es(Box::new(p256::ecdsa::SigningKey::from_pkcs8_der(der).ok()?))
+            }
+            Algorithm::RS256 => ReadyKey::Rs(Box::new(rsa::pkcs1v15::SigningKey::new(
+                rsa::PrivateKey::from_pkcs1_der(der).ok()?,
+            ))),
+        })
+    }
 }
 
 impl Signer {
@@ -79,6 +108,25 @@ impl Signer {
 
     pub fn encoding_key(&self) -> &EncodingKey {
         &self.key
+    }
+
+    /// The JWS signature of `message` (RFC 7518 §3: raw Ed25519, P-256 `r || s`, or
+    /// RSASSA-PKCS1-v1_5 with SHA-256), with the key parsed at load.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match &self.ready {
+            ReadyKey::Ed(k) => ed25519_dalek::Signer::sign(k.as_ref(), message)
+                .to_bytes()
+                .to_vec(),
+            ReadyKey::Es(k) => {
+                let sig: p256::ecdsa::Signature =
+                    p256::ecdsa::signature::Signer::sign(k.as_ref(), message);
+                sig.to_bytes().to_vec()
+            }
+            ReadyKey::Rs(k) => {
+                use rsa::signature::SignatureEncoding as _;
+                rsa::signature::Signer::sign(k.as_ref(), message).to_vec()
+            }
+        }
     }
 }
 
@@ -458,11 +506,24 @@ fn signer(row: &SigningKeyRow, secrets: &Secrets, verifier: &Verifier) -> Result
             kid: row.kid.clone(),
             source,
         })?;
+    let ready = ReadyKey::parse(alg, &der)
+        .ok_or_else(|| invalid(&row.kid, "the private key does not parse"))?;
     let key = PrivateKeyDer::new(der).encoding_key(alg);
     let jwt_alg = jwk::jwt_algorithm(alg);
     let probe = b"set-server signing key self-test";
-    let matches = jsonwebtoken::crypto::sign(probe, &key, jwt_alg)
+    let signer = Signer {
+        kid: row.kid.clone(),
+        algorithm: jwt_alg,
+        key,
+        ready,
+    };
+    // Both signers are tested: jsonwebtoken's and the ready key tokens are signed with.
+    let ready_sig = URL_SAFE_NO_PAD.encode(signer.sign(probe));
+    let matches = jsonwebtoken::crypto::sign(probe, &signer.key, jwt_alg)
         .and_then(|sig| jsonwebtoken::crypto::verify(&sig, probe, &verifier.key, jwt_alg))
+        .and_then(|ok| {
+            Ok(ok && jsonwebtoken::crypto::verify(&ready_sig, probe, &verifier.key, jwt_alg)?)
+        })
         .unwrap_or(false);
     if !matches {
         return Err(invalid(
@@ -470,11 +531,7 @@ fn signer(row: &SigningKeyRow, secrets: &Secrets, verifier: &Verifier) -> Result
             "the private key does not match the public key",
         ));
     }
-    Ok(Signer {
-        kid: row.kid.clone(),
-        algorithm: jwt_alg,
-        key,
-    })
+    Ok(signer)
 }
 
 #[cfg(test)]

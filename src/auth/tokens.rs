@@ -9,12 +9,22 @@
 //!   `alg: none`, HS256 keyed with a public key, or any algorithm swap is refused before a
 //!   signature is checked. Then signature, `exp` and `nbf` (with [`LEEWAY`]), `iss`, `aud`.
 //!   Revocation is not checked here; the request guard does that on top.
+//! - Tokens that passed those checks are remembered (a bounded cache keyed by the SHA-256
+//!   of the token), so a token presented again skips the signature check: a hit is
+//!   accepted only while the token is unexpired (same [`LEEWAY`]) and its key is still
+//!   published. Revocation is never cached: the guard asks [`Revocations`] every time.
+//!
+//! [`Revocations`]: super::revocation::Revocations
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use jsonwebtoken::{Header, Validation};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::keys::KeyRing;
 use super::secrets::random_token;
@@ -163,6 +173,75 @@ impl From<TokenError> for ApiError {
 pub struct Tokens {
     keys: KeyRing,
     settings: Arc<Settings>,
+    verified: Arc<VerifiedCache>,
+}
+
+/// How many verified tokens are remembered: shards × entries per shard. An entry is a
+/// few hundred bytes, so the cache stays under a few MiB.
+const CACHE_SHARDS: usize = 16;
+const CACHE_PER_SHARD: usize = 512;
+
+/// A token that passed [`Tokens::verify`], and the key that signed it.
+struct Verified {
+    claims: Claims,
+    kid: String,
+}
+
+/// Tokens already verified, by SHA-256 of the token, in shards so that concurrent
+/// requests rarely wait on the same lock. Bounded: a full shard first drops its expired
+/// entries, then an arbitrary one.
+struct VerifiedCache {
+    shards: Vec<Mutex<HashMap<[u8; 32], Arc<Verified>>>>,
+}
+
+impl VerifiedCache {
+    fn new() -> VerifiedCache {
+        VerifiedCache {
+            shards: (0..CACHE_SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn shard(&self, key: &[u8; 32]) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Verified>>> {
+        // The key is a hash already: its first byte picks a shard evenly.
+        self.shards[usize::from(key[0]) % CACHE_SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<Verified>> {
+        self.shard(key).get(key).cloned()
+    }
+
+    fn remove(&self, key: &[u8; 32]) {
+        self.shard(key).remove(key);
+    }
+
+    fn insert(&self, key: [u8; 32], entry: Verified) {
+        let mut shard = self.shard(&key);
+        if shard.len() >= CACHE_PER_SHARD {
+            let now = clock::now();
+            shard.retain(|_, v| !expired(&v.claims, now));
+            if shard.len() >= CACHE_PER_SHARD {
+                if let Some(k) = shard.keys().next().copied() {
+                    shard.remove(&k);
+                }
+            }
+        }
+        shard.insert(key, Arc::new(entry));
+    }
+}
+
+/// `exp` checked as jsonwebtoken checks it: expired once `exp < now - LEEWAY`.
+fn expired(claims: &Claims, now: i64) -> bool {
+    claims.exp < now.saturating_sub(LEEWAY as i64)
+}
+
+/// The header of every token we sign, in jsonwebtoken's member order.
+#[derive(Serialize)]
+struct JwsHeader<'a> {
+    typ: &'static str,
+    alg: jsonwebtoken::Algorithm,
+    kid: &'a str,
 }
 
 struct Settings {
@@ -203,6 +282,7 @@ impl Tokens {
                 access_ttl: config.tokens.access_ttl.secs(),
                 validations,
             }),
+            verified: Arc::new(VerifiedCache::new()),
         }
     }
 
@@ -247,10 +327,25 @@ impl Tokens {
             fam: new.fam.map(str::to_owned),
         };
         let signer = self.keys.signer();
-        let mut header = Header::new(signer.algorithm());
-        header.kid = Some(signer.kid().to_owned());
-        let access_token = jsonwebtoken::encode(&header, &claims, signer.encoding_key())
-            .map_err(|e| TokenError::Signing(format!("{:?}", e.kind())))?;
+        let header = JwsHeader {
+            typ: "JWT",
+            alg: signer.algorithm(),
+            kid: signer.kid(),
+        };
+        let json = |e: serde_json::Error| TokenError::Signing(e.to_string());
+        let mut access_token = String::with_capacity(512);
+        URL_SAFE_NO_PAD.encode_string(
+            serde_json::to_vec(&header).map_err(json)?,
+            &mut access_token,
+        );
+        access_token.push('.');
+        URL_SAFE_NO_PAD.encode_string(
+            serde_json::to_vec(&claims).map_err(json)?,
+            &mut access_token,
+        );
+        let signature = signer.sign(access_token.as_bytes());
+        access_token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut access_token);
         Ok(IssuedToken {
             access_token,
             expires_in: ttl,
@@ -260,10 +355,36 @@ impl Tokens {
 
     /// Checks a token: known `kid`, that key's algorithm only, signature, `exp`/`nbf`
     /// within [`LEEWAY`], `iss`, `aud`, and well-formed claims. Not revocation.
+    /// A token verified before is answered from the cache while unexpired and its key
+    /// still published.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.verified.get(&key) {
+            if expired(&hit.claims, clock::now()) {
+                self.verified.remove(&key);
+                return Err(TokenError::Expired);
+            }
+            if self.keys.verifier(&hit.kid).is_some() {
+                return Ok(hit.claims.clone());
+            }
+            self.verified.remove(&key);
+        }
+        let (claims, kid) = self.verify_signed(token)?;
+        self.verified.insert(
+            key,
+            Verified {
+                claims: claims.clone(),
+                kid,
+            },
+        );
+        Ok(claims)
+    }
+
+    /// The full check, without the cache; returns the claims and the signing key's kid.
+    fn verify_signed(&self, token: &str) -> Result<(Claims, String), TokenError> {
         // The header is read unverified only to pick the key; nothing else trusts it.
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
@@ -284,7 +405,7 @@ impl Tokens {
         if (claims.typ == TokenType::Integration) != claims.azp.is_some() {
             return Err(TokenError::BadClaims);
         }
-        Ok(claims)
+        Ok((claims, kid.to_owned()))
     }
 }
 
@@ -307,8 +428,144 @@ fn classify(kind: &jsonwebtoken::errors::ErrorKind) -> TokenError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::db::Db;
+
+    pub(crate) struct Fixture {
+        _dir: tempfile::TempDir,
+        pub db: Db,
+        pub tokens: Tokens,
+    }
+
+    /// Tokens over a fresh database with a new EdDSA key.
+    pub(crate) fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(None).unwrap();
+        config.database.path = dir.path().join("set.db");
+        let db = Db::open((&config.database).into()).unwrap();
+        let mk = crate::auth::master_key::MasterKey::load_or_create(
+            &dir.path().join("master.key"),
+            true,
+        )
+        .unwrap();
+        let secrets = crate::auth::secrets::Secrets::new(&mk);
+        let keys = KeyRing::open(db.clone(), secrets, &config.tokens).unwrap();
+        Fixture {
+            _dir: dir,
+            db,
+            tokens: Tokens::new(keys, &config),
+        }
+    }
+
+    fn user_token(tokens: &Tokens) -> IssuedToken {
+        tokens
+            .issue(&NewToken {
+                typ: TokenType::User,
+                sub: "usr_1",
+                cid: "cl_1",
+                scope: "profile:read",
+                azp: None,
+                gen: None,
+                fam: Some("fam_1"),
+            })
+            .unwrap()
+    }
+
+    fn cache_key(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_are_cached_after_the_first_check() {
+        let f = fixture();
+        let issued = user_token(&f.tokens);
+        let key = cache_key(&issued.access_token);
+        assert!(f.tokens.verified.get(&key).is_none());
+        assert_eq!(
+            f.tokens.verify(&issued.access_token).unwrap(),
+            issued.claims
+        );
+        assert!(f.tokens.verified.get(&key).is_some());
+        assert_eq!(
+            f.tokens.verify(&issued.access_token).unwrap(),
+            issued.claims
+        );
+        // A token with one character changed is another key: fully checked, refused.
+        let mut forged = issued.access_token.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(f.tokens.verify(&forged).is_err());
+    }
+
+    #[test]
+    fn an_expired_cached_token_is_refused() {
+        let f = fixture();
+        let issued = user_token(&f.tokens);
+        f.tokens.verify(&issued.access_token).unwrap();
+        // Time passes: the cached entry now holds an `exp` beyond the leeway.
+        let key = cache_key(&issued.access_token);
+        let mut claims = issued.claims.clone();
+        claims.exp = clock::now() - LEEWAY as i64 - 1;
+        let kid = f.tokens.keys().signer().kid().to_owned();
+        f.tokens.verified.insert(key, Verified { claims, kid });
+        assert_eq!(
+            f.tokens.verify(&issued.access_token),
+            Err(TokenError::Expired)
+        );
+        assert!(
+            f.tokens.verified.get(&key).is_none(),
+            "dropped from the cache"
+        );
+    }
+
+    #[test]
+    fn a_cached_token_whose_key_is_gone_is_checked_again() {
+        let f = fixture();
+        let issued = user_token(&f.tokens);
+        let key = cache_key(&issued.access_token);
+        f.tokens.verify(&issued.access_token).unwrap();
+        let mut entry = Verified {
+            claims: issued.claims.clone(),
+            kid: "gone".into(),
+        };
+        entry.claims.sub = "usr_other".into();
+        f.tokens.verified.insert(key, entry);
+        // The entry names an unpublished key: ignored, and the token verified afresh.
+        assert_eq!(f.tokens.verify(&issued.access_token).unwrap().sub, "usr_1");
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = VerifiedCache::new();
+        let claims = Claims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            exp: i64::MAX,
+            iat: 0,
+            nbf: 0,
+            jti: "j".into(),
+            cid: "c".into(),
+            typ: TokenType::User,
+            scope: String::new(),
+            azp: None,
+            gen: None,
+            fam: None,
+        };
+        for i in 0..(CACHE_SHARDS * CACHE_PER_SHARD * 3) as u32 {
+            let key = cache_key(&i.to_string());
+            cache.insert(
+                key,
+                Verified {
+                    claims: claims.clone(),
+                    kid: "k".into(),
+                },
+            );
+        }
+        let total: usize = cache.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= CACHE_SHARDS * CACHE_PER_SHARD, "{total}");
+    }
 
     #[test]
     fn claims_serialize_with_the_api_names_and_without_empty_azp() {

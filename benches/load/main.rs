@@ -1,0 +1,289 @@
+//! The load benchmark: `cargo bench --bench load` (full run, 10 s per scenario) or
+//! `cargo bench --bench load -- --quick` (1 s each, a smoke test for CI).
+//!
+//! It starts the release binary on a temporary data directory, makes its fixtures through
+//! the public API, drives every scenario with a fixed number of concurrent workers for a
+//! fixed time, and reports req/s, latency percentiles, server CPU and peak RSS, side by
+//! side with `baseline` (`GET /healthz`, the framework's own limit in the same run). The
+//! write scenarios run again on a second server with one commit per request
+//! (`database.group_commit = false`) for comparison. Any failed request is counted and
+//! makes the run exit non-zero: a benchmark that silently measures errors is worthless.
+//!
+//! Options: `--quick`, `--seconds N` (default 10), `--concurrency N` (default 32),
+//! `--only a,b` (scenario names), `--no-compare` (skip the one-commit-per-request runs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixtures;
+mod report;
+mod scenarios;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use report::{Comparison, Report, Row};
+use scenarios::{Measured, Scenario};
+use server::Server;
+
+struct Options {
+    seconds: f64,
+    concurrency: usize,
+    only: Option<Vec<Scenario>>,
+    compare: bool,
+    quick: bool,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        seconds: 10.0,
+        concurrency: 32,
+        only: None,
+        compare: true,
+        quick: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| panic!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--quick" => {
+                o.quick = true;
+                o.seconds = 1.0;
+            }
+            "--seconds" => o.seconds = value("--seconds").parse().expect("--seconds N"),
+            "--concurrency" => {
+                o.concurrency = value("--concurrency").parse().expect("--concurrency N")
+            }
+            "--only" => {
+                o.only = Some(
+                    value("--only")
+                        .split(',')
+                        .map(|s| {
+                            Scenario::parse(s.trim()).unwrap_or_else(|| panic!("no scenario {s}"))
+                        })
+                        .collect(),
+                )
+            }
+            "--no-compare" => o.compare = false,
+            // `cargo bench` passes `--bench` to every harness-less benchmark.
+            "--bench" => {}
+            "--help" | "-h" => {
+                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare]");
+                std::process::exit(0);
+            }
+            other => panic!("unknown option {other}; try --help"),
+        }
+    }
+    assert!(
+        o.concurrency > 0 && o.seconds > 0.0,
+        "concurrency and seconds must be positive"
+    );
+    o
+}
+
+fn http(concurrency: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// Runs each scenario on `server` and pairs the measurement with the server's CPU time
+/// and peak RSS during it.
+async fn measure(
+    server: &Server,
+    fx: &Arc<fixtures::Fixture>,
+    list: &[Scenario],
+    o: &Options,
+    tag: &str,
+) -> Vec<(Measured, f64, f64)> {
+    let client = http(o.concurrency);
+    let mut out = Vec::new();
+    for &s in list {
+        server.reset_peak();
+        let cpu = server.cpu_seconds();
+        let label = format!("{}{tag} ×{}", s.name(), o.concurrency);
+        let m = scenarios::run(
+            &client,
+            fx.clone(),
+            s,
+            o.concurrency,
+            Duration::from_secs_f64(o.seconds),
+            &label,
+        )
+        .await;
+        let cpu_pct = 100.0 * (server.cpu_seconds() - cpu) / m.elapsed.as_secs_f64();
+        let peak = server.memory_kib("VmHWM") as f64 / 1024.0;
+        out.push((m, cpu_pct, peak));
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cores} cores ({model}), shared by the server and the load generator")
+}
+
+async fn bench(o: Options) -> i32 {
+    let bin = server::binary();
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let list: Vec<Scenario> = o.only.clone().unwrap_or_else(|| scenarios::ALL.to_vec());
+    let users = o.concurrency;
+    let events = 50;
+
+    // Start once to create the database, then time a start on the existing database.
+    let data = tmp.path().join("grouped");
+    let (first, _) = Server::start(&bin, &data, true);
+    first.stop();
+    let (server, start_time) = Server::start(&bin, &data, true);
+    let idle_rss = server.memory_kib("VmRSS") as f64 / 1024.0;
+    eprintln!(
+        "set-server {} healthy {:.0} ms after spawn, {:.1} MiB RSS idle; making fixtures",
+        bin.display(),
+        start_time.as_secs_f64() * 1000.0,
+        idle_rss
+    );
+    let client = http(o.concurrency);
+    let fx =
+        Arc::new(fixtures::create(&client, &server.base(), &server.outbox(), users, events).await);
+    let grouped = measure(&server, &fx, &list, &o, "").await;
+    server.stop();
+
+    let writes: Vec<Scenario> = scenarios::WRITES
+        .into_iter()
+        .filter(|s| list.contains(s))
+        .collect();
+    let mut single = Vec::new();
+    if o.compare && !writes.is_empty() {
+        let (server, _) = Server::start(&bin, &tmp.path().join("single"), false);
+        eprintln!("one commit per request (database.group_commit = false); making fixtures");
+        let fx = Arc::new(
+            fixtures::create(&client, &server.base(), &server.outbox(), users, events).await,
+        );
+        single = measure(&server, &fx, &writes, &o, " (1 commit/req)").await;
+        server.stop();
+    }
+
+    let rows: Vec<Row> = grouped
+        .iter()
+        .map(|(m, cpu, rss)| Row {
+            name: m.scenario.name().to_owned(),
+            rate: m.rate(),
+            p50_ms: m.percentile_ms(0.5),
+            p99_ms: m.percentile_ms(0.99),
+            requests: m.requests,
+            errors: m.errors,
+            cpu_pct: *cpu,
+            peak_rss_mib: *rss,
+        })
+        .collect();
+    let comparisons: Vec<Comparison> = single
+        .iter()
+        .filter_map(|(s, _, _)| {
+            let g = grouped.iter().find(|(m, _, _)| m.scenario == s.scenario)?;
+            Some(Comparison {
+                name: s.scenario.name().to_owned(),
+                grouped: g.0.rate(),
+                single: s.rate(),
+                single_p99_ms: s.percentile_ms(0.99),
+                single_errors: s.errors,
+            })
+        })
+        .collect();
+    let mut notes = vec![
+        format!(
+            "concurrency {}, {} s per scenario{}; synchronous = full; {}",
+            o.concurrency,
+            o.seconds,
+            if o.quick { " (--quick: a smoke test, not a measurement)" } else { "" },
+            machine()
+        ),
+        format!(
+            "start to a healthy /healthz on an existing database: {:.0} ms; RSS idle after start: {:.1} MiB",
+            start_time.as_secs_f64() * 1000.0,
+            idle_rss
+        ),
+        "server CPU is CPU time over wall time (100 % = one core busy); peak RSS is VmHWM, reset before each scenario".into(),
+        "code_exchange counts one account link as one request: `POST /v1/me/authorize` then the `authorization_code` exchange".into(),
+        "mixed: 35 % me, 25 % event_write, 15 % event_read, 10 % introspect, 9 % refresh, 4 % register, 2 % create_user".into(),
+    ];
+    let failures: Vec<&Measured> = grouped
+        .iter()
+        .chain(single.iter())
+        .map(|(m, _, _)| m)
+        .filter(|m| m.errors > 0)
+        .collect();
+    for m in &failures {
+        notes.push(format!(
+            "{} had {} failed requests, e.g. {}",
+            m.scenario.name(),
+            m.errors,
+            m.samples.join(" | ")
+        ));
+    }
+    let report = Report {
+        title: format!("Set Server load benchmark, {}", date()),
+        rows,
+        comparisons,
+        notes,
+    };
+    let text = report.markdown();
+    println!("\n{text}");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    std::fs::write(dir.join("report.md"), &text).expect("write report.md");
+    if let Err(e) = report.svg(&dir.join("report.svg")) {
+        eprintln!("cannot draw the chart: {e}");
+        return 1;
+    }
+    eprintln!("wrote {0}/report.md and {0}/report.svg", dir.display());
+    if failures.is_empty() {
+        0
+    } else {
+        eprintln!("FAILED: some requests failed (see the notes above)");
+        1
+    }
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn date() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn main() {
+    let o = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(bench(o));
+    std::process::exit(code);
+}

@@ -1,0 +1,311 @@
+//! Group commit: one writer thread runs the writes that arrive while it is busy as one
+//! transaction, so a batch of requests costs one commit (one fsync with
+//! `synchronous = full`) instead of one each.
+//!
+//! - Each closure runs inside its own `SAVEPOINT`: when it fails (or panics) only its own
+//!   work is rolled back, and it gets its own error.
+//! - Nobody is answered before the batch commits. A failed commit fails every closure of
+//!   the batch, each caller receiving the error.
+//! - If SQLite aborts the whole transaction under a closure (a disk full or I/O error
+//!   does), the closures that ran before it lost their work: they are answered with an
+//!   error, and the rest of the batch continues in a new transaction.
+//!
+//! No batch waits for company: the thread takes whatever queued up while it was running
+//! the previous batch (at most [`MAX_BATCH`]), so a lone write is committed at once.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+
+use rocket::tokio::sync::oneshot;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::ApiError;
+
+/// Most closures in one transaction: bounds how long the writer lock is held at once.
+pub const MAX_BATCH: usize = 256;
+
+/// A queued write: runs its closure in the batch's transaction and says how it went.
+pub type Job = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
+
+/// A closure that ran: whether it succeeded, and how to answer its caller once the
+/// batch's fate is known. Dropping it (or the job) answers the caller with an internal
+/// error, so no caller ever waits forever.
+pub struct Ran {
+    ok: bool,
+    answer: Answer,
+}
+
+/// Answers a caller, given the batch's commit error if the commit failed.
+type Answer = Box<dyn FnOnce(Option<&ApiError>) + Send>;
+
+/// Starts the writer thread over `conn`; writes are sent to the returned queue.
+pub fn spawn(conn: Arc<Mutex<Connection>>) -> std::io::Result<mpsc::Sender<Job>> {
+    let (queue, jobs) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("set-db-writer".into())
+        .spawn(move || {
+            while let Ok(first) = jobs.recv() {
+                // Lock first, then gather: writes queued while this thread waited for the
+                // lock (held by a `write_blocking` caller) join this batch.
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&mut conn, batch);
+            }
+        })?;
+    Ok(queue)
+}
+
+/// Wraps `f` as a [`Job`] and returns the receiver of its result.
+pub fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, ApiError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+{
+    let (reply, result) = oneshot::channel();
+    let job: Job = Box::new(move |tx| {
+        let outcome = f(tx);
+        Ran {
+            ok: outcome.is_ok(),
+            answer: Box::new(move |commit_error: Option<&ApiError>| {
+                let answer = match (outcome, commit_error) {
+                    (Ok(_), Some(e)) => Err(e.duplicate()),
+                    (outcome, _) => outcome,
+                };
+                // The caller may have gone (its request was cancelled): nothing to tell.
+                let _ = reply.send(answer);
+            }),
+        }
+    });
+    (job, result)
+}
+
+/// Queues `f` for the writer thread and waits for its committed result.
+pub async fn submit<T, F>(queue: &mpsc::Sender<Job>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+{
+    let (job, result) = job(f);
+    queue
+        .send(job)
+        .map_err(|_| ApiError::internal("the database writer thread has stopped"))?;
+    result
+        .await
+        .map_err(|_| ApiError::internal("the write was abandoned before it committed"))?
+}
+
+/// Runs `batch` in as few transactions as possible (one, unless SQLite aborts one under
+/// a closure) and answers every caller after its transaction's commit.
+pub fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let mut jobs = batch.into_iter().peekable();
+    while jobs.peek().is_some() {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                // Dropping the jobs answers each caller with an internal error.
+                tracing::error!("starting a write transaction: {e}");
+                return;
+            }
+        };
+        let mut ran: Vec<Ran> = Vec::new();
+        let mut aborted = false;
+        for job in jobs.by_ref() {
+            if let Err(e) = tx.execute_batch("SAVEPOINT write") {
+                tracing::error!("opening a savepoint: {e}");
+                continue;
+            }
+            let outcome = catch_unwind(AssertUnwindSafe(|| job(&tx)));
+            if tx.is_autocommit() {
+                // SQLite rolled the whole transaction back under this closure: the work
+                // of every closure before it is gone too. Failures keep their own
+                // errors; the others are dropped, which answers them with an error.
+                if let Ok(r) = outcome {
+                    ran.push(r);
+                }
+                for r in ran.drain(..).filter(|r| !r.ok) {
+                    (r.answer)(None);
+                }
+                aborted = true;
+                break;
+            }
+            let kept = matches!(&outcome, Ok(r) if r.ok);
+            let end = if kept {
+                "RELEASE write"
+            } else {
+                "ROLLBACK TO write; RELEASE write"
+            };
+            if let Err(e) = tx.execute_batch(end) {
+                tracing::error!("closing a savepoint: {e}");
+            }
+            // A panicking closure is simply dropped: its caller gets an internal error.
+            if let Ok(r) = outcome {
+                ran.push(r);
+            }
+        }
+        if aborted {
+            continue;
+        }
+        match tx.commit() {
+            Ok(()) => ran.into_iter().for_each(|r| (r.answer)(None)),
+            Err(e) => {
+                tracing::error!("committing a batch of {} writes: {e}", ran.len());
+                let error = ApiError::from(e);
+                ran.into_iter().for_each(|r| (r.answer)(Some(&error)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::tokio;
+
+    fn memory() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+                 parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn insert(name: &'static str) -> impl FnOnce(&Transaction<'_>) -> Result<i64, ApiError> {
+        move |tx| {
+            tx.execute("INSERT INTO item (name) VALUES (?1)", [name])?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+
+    fn names(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn.prepare("SELECT name FROM item ORDER BY id").unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// What `submit` would answer: the result, or an internal error if the job was
+    /// dropped (a closed channel). Never "not yet": the batch is done.
+    fn answer<T>(mut rx: oneshot::Receiver<Result<T, ApiError>>) -> Result<T, ApiError> {
+        match rx.try_recv() {
+            Ok(result) => result,
+            Err(oneshot::error::TryRecvError::Closed) => Err(ApiError::internal("dropped")),
+            Err(oneshot::error::TryRecvError::Empty) => panic!("not answered"),
+        }
+    }
+
+    #[test]
+    fn a_failing_closure_rolls_back_only_its_own_work() {
+        let mut conn = memory();
+        let (a, ra) = job(insert("a"));
+        let (b, rb) = job(|tx: &Transaction<'_>| {
+            tx.execute("INSERT INTO item (name) VALUES ('b')", [])?;
+            // Fails after writing: its own insert must not survive.
+            tx.execute("INSERT INTO item (name) VALUES ('a')", [])?;
+            Ok(0)
+        });
+        let (c, rc) = job(|_: &Transaction<'_>| -> Result<i64, ApiError> {
+            Err(ApiError::bad_request("c: refused"))
+        });
+        let (d, rd) = job(|_: &Transaction<'_>| -> Result<i64, ApiError> { panic!("d") });
+        let (e, re) = job(insert("e"));
+        run_batch(&mut conn, vec![a, b, c, d, e]);
+        assert_eq!(names(&conn), ["a", "e"]);
+        assert!(answer(ra).is_ok());
+        assert_eq!(answer(rb).unwrap_err().code(), "server_error");
+        assert_eq!(answer(rc).unwrap_err().code(), "invalid_request");
+        assert!(answer(rd).is_err(), "a panic answers with an error");
+        assert!(answer(re).is_ok());
+    }
+
+    #[test]
+    fn a_failed_commit_is_reported_to_every_caller() {
+        let mut conn = memory();
+        let (a, ra) = job(insert("a"));
+        // A deferred foreign key is only checked at COMMIT, which then fails.
+        let (b, rb) = job(|tx: &Transaction<'_>| {
+            tx.execute("INSERT INTO item (name, parent) VALUES ('orphan', 42)", [])?;
+            Ok(0)
+        });
+        let (c, rc) = job(insert("c"));
+        run_batch(&mut conn, vec![a, b, c]);
+        assert!(
+            names(&conn).is_empty(),
+            "nothing of the batch was committed"
+        );
+        for rx in [ra, rb, rc] {
+            assert!(answer(rx).is_err());
+        }
+        // The connection is usable afterwards.
+        let (d, rd) = job(insert("d"));
+        run_batch(&mut conn, vec![d]);
+        assert!(answer(rd).is_ok());
+        assert_eq!(names(&conn), ["d"]);
+    }
+
+    #[test]
+    fn results_reach_their_own_callers() {
+        let mut conn = memory();
+        let mut receivers = Vec::new();
+        let mut batch = Vec::new();
+        for i in 0..50i64 {
+            let (j, rx) = job(move |tx: &Transaction<'_>| {
+                tx.execute(
+                    "INSERT INTO item (id, name) VALUES (?1, ?2)",
+                    (i * 7, i.to_string()),
+                )?;
+                Ok(i)
+            });
+            batch.push(j);
+            receivers.push((i, rx));
+        }
+        run_batch(&mut conn, batch);
+        for (i, rx) in receivers {
+            assert_eq!(answer(rx).unwrap(), i);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_through_the_thread_are_each_answered_with_their_own_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE item (id INTEGER PRIMARY KEY, n INTEGER);",
+        )
+        .unwrap();
+        let queue = spawn(Arc::new(Mutex::new(conn))).unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..400i64 {
+            let queue = queue.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = submit(&queue, move |tx| {
+                    tx.execute("INSERT INTO item (n) VALUES (?1)", [n])?;
+                    Ok(tx.last_insert_rowid())
+                })
+                .await
+                .unwrap();
+                let read = submit(&queue, move |tx| {
+                    Ok(tx.query_row("SELECT n FROM item WHERE id = ?1", [id], |r| {
+                        r.get::<_, i64>(0)
+                    })?)
+                })
+                .await
+                .unwrap();
+                assert_eq!(read, n, "the answer belongs to this caller's own write");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+}
