@@ -29,6 +29,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request body is empty; send a JSON object",
         ));
     }
+    // serde would also fill a struct from a JSON array (`[null, null]`); every body here
+    // is an object, so anything else is refused before it gets that far.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         // serde's text ends with " at line 1 column 17"; keep it: it points at the problem.
@@ -97,4 +104,31 @@ async fn read_bytes(req: &Request<'_>, data: Data<'_>) -> Result<Vec<u8>, ApiErr
         });
     }
     Ok(bytes.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Edit {
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn only_a_json_object_is_a_body() {
+        assert!(parse::<Edit>(br#" {"name": "x"} "#).is_ok());
+        for bad in [&b"[null, null]"[..], b"null", b"\"x\"", b"42", b" [] "] {
+            let err = parse::<Edit>(bad).unwrap_err();
+            assert_eq!(
+                err.code(),
+                "invalid_request",
+                "{:?}",
+                std::str::from_utf8(bad)
+            );
+        }
+    }
 }

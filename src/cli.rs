@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 use crate::db::{self, backup, migrate};
@@ -17,7 +17,9 @@ Examples:
   set-server check-config             print the effective config, secrets masked
   set-server migrate                  apply pending database migrations, then exit
   set-server backup /backups/set.db   copy the database while the server runs
-  set-server keys rotate              new token signing key; running servers switch within seconds";
+  set-server keys rotate              new token signing key; running servers switch within seconds
+  set-server doctor --url https://auth.example.com --client-id cl_… --client-secret cs_…
+                                      check a deployment as an SDK would";
 
 #[derive(Debug, Parser)]
 #[command(name = "set-server", version, about, after_help = EXAMPLES)]
@@ -42,11 +44,27 @@ pub enum Command {
         /// Where to write the copy (must not exist)
         file: PathBuf,
     },
+    /// Check a running deployment as an SDK would: reachability, TLS, metadata, JWKS,
+    /// clock, registration, user creation, token verification, refresh, revocation
+    Doctor(DoctorArgs),
     /// Manage the keys that sign access tokens
     Keys {
         #[command(subcommand)]
         action: KeysCommand,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The server's public URL, as apps use it
+    #[arg(long)]
+    pub url: String,
+    /// A client's id (from the portal)
+    #[arg(long)]
+    pub client_id: String,
+    /// That client's secret
+    #[arg(long)]
+    pub client_secret: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +79,10 @@ const EXIT_CONFIG: u8 = 2;
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // The doctor looks at a deployment from the outside, like an app: it reads no config.
+    if let Some(Command::Doctor(args)) = &cli.command {
+        return run_doctor(args);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
@@ -77,6 +99,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keys {
             action: KeysCommand::Rotate,
         } => run_keys_rotate(config),
+        Command::Doctor(_) => Ok(()), // run above, before the config
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +107,19 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("set-server: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run_doctor(args: &DoctorArgs) -> ExitCode {
+    let opts = crate::doctor::Options {
+        url: args.url.clone(),
+        client_id: args.client_id.clone(),
+        client_secret: args.client_secret.clone(),
+    };
+    if crate::doctor::run(&opts, &mut std::io::stdout().lock()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

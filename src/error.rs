@@ -335,8 +335,29 @@ fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
             let extra = headers_for(req, &err);
             render_for(req, status, err.code(), &err.description(), extra)
         }
-        _ if status == Status::NotFound && !allowed_methods(req).is_empty() => {
-            let allowed = allowed_methods(req).join(", ");
+        // Rocket answers a method it does not know (QUERY, PROPFIND…) with 400 before any
+        // routing, on a stand-in GET request; for a path that exists, that is a 405 too.
+        _ if status == Status::BadRequest
+            && req.route().is_none()
+            && !allowed_methods(req, None).is_empty() =>
+        {
+            let allowed = allowed_methods(req, None).join(", ");
+            let text = format!(
+                "this method is not allowed on {}; use {allowed}",
+                req.uri().path()
+            );
+            let mut res = render_for(
+                req,
+                Status::MethodNotAllowed,
+                "method_not_allowed",
+                &text,
+                vec![],
+            );
+            res.set_raw_header("Allow", allowed);
+            res
+        }
+        _ if status == Status::NotFound && !allowed_methods(req, Some(req.method())).is_empty() => {
+            let allowed = allowed_methods(req, Some(req.method())).join(", ");
             let (code, text) = generic(Status::MethodNotAllowed, req);
             let mut res = render_for(
                 req,
@@ -357,8 +378,9 @@ fn catch_response(status: Status, req: &Request<'_>) -> Response<'static> {
 }
 
 /// Rocket answers a known path with the wrong method as 404; OAuth clients expect 405 with
-/// `Allow`, so the catcher looks for routes that match the path under another method.
-fn allowed_methods(req: &Request<'_>) -> Vec<String> {
+/// `Allow`, so the catcher looks for routes that match the path under another method than
+/// `except`.
+fn allowed_methods(req: &Request<'_>, except: Option<rocket::http::Method>) -> Vec<String> {
     let segs: Vec<&str> = req
         .uri()
         .path()
@@ -369,7 +391,7 @@ fn allowed_methods(req: &Request<'_>) -> Vec<String> {
     let mut methods: Vec<String> = req
         .rocket()
         .routes()
-        .filter(|r| r.method != req.method() && path_matches(r.uri.path(), &segs))
+        .filter(|r| Some(r.method) != except && path_matches(r.uri.path(), &segs))
         .map(|r| r.method.as_str().to_owned())
         .collect();
     methods.sort();

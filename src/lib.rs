@@ -9,10 +9,12 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod doctor;
 pub mod email;
 pub mod error;
 pub mod ids;
 pub mod logging;
+pub mod openapi;
 pub mod routes;
 pub mod stats;
 pub mod validate;
@@ -147,6 +149,7 @@ pub fn build(app: App) -> Rocket<Build> {
         .mount("/v1", routes::linking::v1_routes())
         .mount("/api/portal", routes::integrations::routes())
         .mount("/ifttt/v1", routes::ifttt::routes())
+        .mount("/", openapi::routes())
         // Last: the portal answers only the GETs no other route took.
         .mount("/", web::routes())
         .register("/", error::catchers())

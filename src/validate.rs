@@ -48,6 +48,19 @@ pub fn token(raw: &str, field: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A query parameter that may be absent but not repeated: Rocket would keep one of the
+/// values and drop the rest silently, so the route takes them all and this names a
+/// repeated one in a 400.
+pub fn optional_query<'a>(values: Vec<&'a str>, field: &str) -> Result<Option<&'a str>, ApiError> {
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(ApiError::bad_request(format!(
+            "{field}: must be given at most once"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,5 +69,17 @@ export const post = (path, body = {}) => api('POST', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path) => api('DELETE', path);
 
+/** Reads a public JSON document outside the portal API (the docs page's /openapi.json). */
+export async function getPublic(path) {
+  let res;
+  try {
+    res = await fetch(path, { headers: { Accept: 'application/json' }, credentials: 'omit' });
+  } catch {
+    throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and try again.');
+  }
+  if (!res.ok) throw new ApiError(res.status, 'server_error', `GET ${path} answered ${res.status}.`);
+  return res.json();
+}
+
 /** Path segment escaping for ids in URLs. */
 export const seg = (value) => encodeURIComponent(String(value));

@@ -11,6 +11,7 @@ import * as clients from './views/clients.js';
 import * as client from './views/client.js';
 import * as integrations from './views/integrations.js';
 import * as settings from './views/settings.js';
+import { docsPage } from './docs.js';
 
 const SIGNED_IN = { auth: 'required' };
 const GUEST = { auth: 'guest' };
@@ -28,6 +29,7 @@ route('/clients/:id', client.overviewPage, SIGNED_IN);
 route('/clients/:id/users', client.usersPage, SIGNED_IN);
 route('/clients/:id/integrations', integrations.integrationsPage, SIGNED_IN);
 route('/settings', settings.settingsPage, SIGNED_IN);
+route('/docs', docsPage);
 
 const main = document.getElementById('main');
 const nav = document.getElementById('topnav');

@@ -193,12 +193,21 @@ async fn new_event(
     let body = body?.0.unwrap_or_else(|| json!({}));
     let limit = match body.get("limit") {
         None | Some(Value::Null) => 50,
-        Some(v) => v.as_u64().filter(|n| *n <= 500).ok_or_else(|| {
-            IftttError(
-                Status::BadRequest,
-                "limit: must be a number from 0 to 500".into(),
-            )
-        })? as u32,
+        // JSON has one number type: 50.0 is the integer 50 as much as 50 is.
+        Some(v) => v
+            .as_u64()
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
+            })
+            .filter(|n| *n <= 500)
+            .ok_or_else(|| {
+                IftttError(
+                    Status::BadRequest,
+                    "limit: must be a number from 0 to 500".into(),
+                )
+            })? as u32,
     };
     let rows = db
         .read(move |c| Ok(events::list_newest(c, &uid, limit)?))

@@ -131,12 +131,10 @@ fn check_scopes(scopes: Option<&[String]>) -> Result<String, ApiError> {
 }
 
 fn check_service_key(key: &str) -> Result<(), ApiError> {
-    if key.len() < 16
-        || key.len() > 256
-        || key.contains(|c: char| c.is_whitespace() || c.is_control())
-    {
+    // IFTTT sends it back in a header, so printable ASCII only (and then bytes are chars).
+    if key.len() < 16 || key.len() > 256 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::bad_request(
-            "ifttt_service_key: must be 16 to 256 characters without spaces",
+            "ifttt_service_key: must be 16 to 256 printable ASCII characters without spaces",
         ));
     }
     Ok(())
@@ -158,6 +156,20 @@ fn view(i: &Integration, linked_users: i64, secret: Option<&str>) -> Value {
         v["client_secret"] = json!(s);
     }
     v
+}
+
+/// The one unique column a write here can collide on is the IFTTT service key's hash.
+fn key_taken(e: rusqlite::Error) -> ApiError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            ApiError::Conflict(
+                "ifttt_service_key: another integration already uses this key".into(),
+            )
+        }
+        other => other.into(),
+    }
 }
 
 /// Checks that the session's developer owns `client_id` (404 otherwise).
@@ -237,16 +249,7 @@ async fn create(
                 service_key,
                 now: clock::now(),
             };
-            integrations::insert(tx, &new).map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    ApiError::Conflict(
-                        "ifttt_service_key: another integration already uses this key".into(),
-                    )
-                }
-                other => other.into(),
-            })?;
+            integrations::insert(tx, &new).map_err(key_taken)?;
             integrations::find(tx, &id)?
                 .ok_or_else(|| ApiError::internal("the new integration vanished"))
         })
@@ -304,7 +307,7 @@ async fn edit(
         .write(move |tx| {
             integrations::update(tx, &iid, &name, &uris, &scopes)?;
             if let Some(key) = service_key {
-                integrations::set_service_key(tx, &iid, key)?;
+                integrations::set_service_key(tx, &iid, key).map_err(key_taken)?;
             }
             integrations::find(tx, &iid)?
                 .ok_or_else(|| ApiError::NotFound("no such integration".into()))

@@ -14,6 +14,7 @@ use crate::clock;
 use crate::db::{events, users, Db};
 use crate::error::ApiError;
 use crate::routes::sdk::{metadata_text, user_view};
+use crate::validate::optional_query;
 
 /// Longest event `type`, in characters, and largest `data`, serialised.
 const TYPE_MAX: usize = 64;
@@ -157,17 +158,21 @@ async fn add_event(
 async fn list_events(
     auth: Authenticated,
     db: &State<Db>,
-    after: Option<&str>,
-    limit: Option<&str>,
+    after: Vec<&str>,
+    limit: Vec<&str>,
 ) -> Result<Value, ApiError> {
     let (cid, uid) = auth.require(Scope::EventsRead)?.user()?;
+    let (after, limit) = (
+        optional_query(after, "after")?,
+        optional_query(limit, "limit")?,
+    );
     let after: i64 = match after {
         None | Some("") => 0,
-        Some(raw) => raw
-            .parse()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::bad_request("after: must be an event id"))?,
+        // Digits only: `+5` or a 20-digit number is no event id.
+        Some(raw) if raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit()) => {
+            raw.parse().map_err(ApiError::internal)?
+        }
+        Some(_) => return Err(ApiError::bad_request("after: must be an event id")),
     };
     let limit: u32 = match limit {
         None => 100,

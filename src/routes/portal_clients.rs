@@ -18,6 +18,7 @@ use crate::db::clients::{self, Client, NewClient};
 use crate::db::{refresh, token_stats, users, Db};
 use crate::error::ApiError;
 use crate::stats::TokenCounter;
+use crate::validate::optional_query;
 
 type Answer = Result<(Status, Value), ApiError>;
 
@@ -210,9 +211,13 @@ async fn list_users(
     session: PortalSession,
     db: &State<Db>,
     id: &str,
-    limit: Option<&str>,
-    after: Option<&str>,
+    limit: Vec<&str>,
+    after: Vec<&str>,
 ) -> Result<Value, ApiError> {
+    let (limit, after) = (
+        optional_query(limit, "limit")?,
+        optional_query(after, "after")?,
+    );
     let limit = match limit {
         None => 50,
         Some(raw) => raw
@@ -296,8 +301,9 @@ async fn stats(
     db: &State<Db>,
     counter: &State<TokenCounter>,
     id: &str,
-    days: Option<&str>,
+    days: Vec<&str>,
 ) -> Result<Value, ApiError> {
+    let days = optional_query(days, "days")?;
     let days: i64 = match days {
         None => 30,
         Some(raw) => raw

@@ -86,7 +86,11 @@ function quickStart(client, state) {
       ),
     );
   const section = card(
-    { title: 'Quick start', description: 'The SDK makes these two calls for you. To try them from a terminal:', id: 'quickstart' },
+    {
+      title: 'Quick start',
+      description: h('span', {}, 'The SDK makes these two calls for you. To try them from a terminal (every other call is in the ', h('a', { href: '/docs', id: 'quickstart-docs' }, 'API reference'), '):'),
+      id: 'quickstart',
+    },
     h(
       'ol',
       { class: 'steps' },
