@@ -17,6 +17,7 @@ Examples:
   set-server check-config             print the effective config, secrets masked
   set-server migrate                  apply pending database migrations, then exit
   set-server backup /backups/set.db   copy the database while the server runs
+  set-server restore /backups/set.db  put a backup in place of the database (server stopped)
   set-server keys rotate              new token signing key; running servers switch within seconds
   set-server doctor --url https://auth.example.com --client-id cl_… --client-secret cs_…
                                       check a deployment as an SDK would";
@@ -47,6 +48,12 @@ pub enum Command {
     /// Check a running deployment as an SDK would: reachability, TLS, metadata, JWKS,
     /// clock, registration, user creation, token verification, refresh, revocation
     Doctor(DoctorArgs),
+    /// Replace the database with the backup FILE, after checking it; refused while a
+    /// server runs on the database
+    Restore {
+        /// The backup to restore (a `set-server backup` or scheduled backup file)
+        file: PathBuf,
+    },
     /// Manage the keys that sign access tokens
     Keys {
         #[command(subcommand)]
@@ -88,7 +95,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     logging::init(config.log.level);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve | Command::CheckConfig) {
+        // A broken email template is a config problem: one line, exit code 2.
+        if let Err(e) = crate::email::templates::Templates::load(&config.email.templates_dir) {
+            eprintln!("email.templates_dir: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let result = match command {
         Command::Serve => serve(config),
         Command::Migrate => run_migrate(&config),
         Command::CheckConfig => {
@@ -96,6 +111,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Backup { file } => run_backup(&config, &file),
+        Command::Restore { file } => run_restore(&config, &file),
         Command::Keys {
             action: KeysCommand::Rotate,
         } => run_keys_rotate(config),
@@ -165,6 +181,34 @@ fn run_backup(config: &Config, file: &std::path::Path) -> Result<(), String> {
         config.database.path.display(),
         file.display()
     );
+    Ok(())
+}
+
+fn run_restore(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    let database = &config.database.path;
+    let stamp = crate::backups::stamp(crate::clock::now());
+    let r = backup::restore(file, database, &stamp).map_err(|e| e.to_string())?;
+    println!(
+        "restored {} ({} KiB, schema version {}) into {}",
+        file.display(),
+        r.bytes / 1024,
+        r.schema_version,
+        database.display()
+    );
+    if r.schema_version < r.binary_version {
+        println!(
+            "the next start applies migrations {} to {}",
+            r.schema_version + 1,
+            r.binary_version
+        );
+    }
+    if let Some(previous) = r.previous {
+        println!(
+            "the replaced database was kept as {} (delete it when no longer needed)",
+            previous.display()
+        );
+    }
+    println!("it needs the master key it was made with; start the server to serve it");
     Ok(())
 }
 

@@ -28,6 +28,9 @@ pub struct Config {
     pub security: Security,
     pub email: Email,
     pub log: Log,
+    pub metrics: Metrics,
+    pub backup: Backup,
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -37,6 +40,54 @@ pub struct Server {
     pub port: u16,
     pub public_url: PublicUrl,
     pub workers: usize,
+    pub tls: ServerTls,
+}
+
+/// `[server.tls]`: HTTPS served by the binary itself; both paths empty = plain HTTP.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTls {
+    pub certs: PathBuf,
+    pub key: PathBuf,
+}
+
+impl ServerTls {
+    /// True when the server speaks HTTPS (and only HTTPS).
+    pub fn enabled(&self) -> bool {
+        !self.certs.as_os_str().is_empty()
+    }
+}
+
+/// `[metrics]`: `GET /metrics` in the Prometheus text format.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub enabled: bool,
+    /// Empty: served on the main port; else `host:port` of a listener of its own.
+    pub address: String,
+}
+
+impl Metrics {
+    /// The separate listener's address, when one is configured (validated at load).
+    pub fn listener(&self) -> Option<std::net::SocketAddr> {
+        self.address.trim().parse().ok()
+    }
+}
+
+/// `[backup]`: scheduled online backups.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    pub interval: Interval,
+    pub dir: PathBuf,
+    pub keep: usize,
+}
+
+/// `[retention]`: the job that deletes expired rows.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub interval: Interval,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -103,6 +154,8 @@ pub struct Email {
     pub transport: Transport,
     pub from: String,
     pub outbox_dir: PathBuf,
+    /// Empty: the built-in templates; else a folder whose files override them by name.
+    pub templates_dir: PathBuf,
     pub smtp: Smtp,
 }
 
@@ -223,6 +276,51 @@ impl<'de> Deserialize<'de> for Ttl {
 }
 
 impl Serialize for Ttl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How often a background job runs: a duration like [`Ttl`], or `"0s"` for never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(pub Duration);
+
+impl Interval {
+    pub fn parse(s: &str) -> Option<Interval> {
+        let zero = s.trim().trim_end_matches(['s', 'm', 'h', 'd']);
+        if !zero.is_empty() && zero.bytes().all(|b| b == b'0') {
+            return Some(Interval(Duration::ZERO));
+        }
+        Ttl::parse(s).map(|t| Interval(t.0))
+    }
+
+    /// The period, or `None` when the job is off.
+    pub fn every(self) -> Option<Duration> {
+        (!self.0.is_zero()).then_some(self.0)
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.every() {
+            None => f.write_str("0s"),
+            Some(d) => Ttl(d).fmt(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Interval::parse(&raw).ok_or_else(|| {
+            de::Error::custom(format!(
+                "expected a duration like \"24h\", or \"0s\" for never, got \"{raw}\""
+            ))
+        })
+    }
+}
+
+impl Serialize for Interval {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
@@ -446,6 +544,43 @@ impl Config {
             return fail(
                 "email.smtp.host",
                 "must name the SMTP server when email.transport is \"smtp\"".into(),
+            );
+        }
+        self.validate_operations()
+    }
+
+    /// `[server.tls]`, `[metrics]` and `[backup]`.
+    fn validate_operations(&self) -> Result<(), (String, String)> {
+        let fail = |key: &str, problem: String| Err((key.to_owned(), problem));
+        let tls = &self.server.tls;
+        for (key, path, other) in [
+            ("server.tls.certs", &tls.certs, &tls.key),
+            ("server.tls.key", &tls.key, &tls.certs),
+        ] {
+            if path.as_os_str().is_empty() && !other.as_os_str().is_empty() {
+                return fail(
+                    key,
+                    "must be set too: HTTPS needs both certs and key".into(),
+                );
+            }
+            if !path.as_os_str().is_empty() && !path.is_file() {
+                return fail(key, format!("no such file: {}", path.display()));
+            }
+        }
+        let address = self.metrics.address.trim();
+        if !address.is_empty() && self.metrics.listener().is_none() {
+            return fail(
+                "metrics.address",
+                format!("expected \"\" or an address like \"127.0.0.1:9100\", got \"{address}\""),
+            );
+        }
+        if self.backup.keep == 0 {
+            return fail("backup.keep", "must be at least 1, got 0".into());
+        }
+        if self.backup.interval.every().is_some() && self.backup.dir.as_os_str().is_empty() {
+            return fail(
+                "backup.dir",
+                "must name a folder when backup.interval is set".into(),
             );
         }
         Ok(())

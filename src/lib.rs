@@ -4,6 +4,7 @@
 //! key); [`build`] turns it into a Rocket ready to launch or to test with a local client.
 
 pub mod auth;
+pub mod backups;
 pub mod body;
 pub mod cli;
 pub mod clock;
@@ -14,7 +15,9 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod openapi;
+pub mod retention;
 pub mod routes;
 pub mod stats;
 pub mod validate;
@@ -33,7 +36,10 @@ use auth::revocation::Revocations;
 use auth::secrets::Secrets;
 use auth::tokens::Tokens;
 use config::Config;
+use db::backup::ServerLock;
 use db::Db;
+use email::templates::{TemplateError, Templates};
+use metrics::Metrics;
 use stats::TokenCounter;
 
 /// Why the server could not start (other than a bad config, which is `ConfigError`).
@@ -47,6 +53,9 @@ pub enum StartError {
     Keys(#[from] KeyError),
     #[error("the server failed: {0}")]
     Rocket(String),
+    /// An email template override that cannot be used (a config problem: exit code 2).
+    #[error("email.templates_dir: {0}")]
+    Templates(#[from] TemplateError),
     #[error("{0}")]
     Setup(String),
 }
@@ -67,12 +76,21 @@ pub struct App {
     pub revocations: Revocations,
     /// Access tokens issued per client per day, flushed to the database periodically.
     pub counter: TokenCounter,
+    /// The emails, with the overrides of `email.templates_dir`.
+    pub templates: Templates,
+    /// `/metrics`: counted per request, and read from `counter` and `db` when scraped.
+    pub metrics: Metrics,
+    /// Held for as long as the app runs, so `set-server restore` refuses this database.
+    pub lock: ServerLock,
 }
 
 impl App {
     /// Creates the data directory (0700), opens and migrates the database, and loads or
     /// creates the master key.
     pub fn open(config: Config) -> Result<App, StartError> {
+        let templates = Templates::load(&config.email.templates_dir)?;
+        db::create_data_dir(&config.database.path)?;
+        let lock = ServerLock::acquire(&config.database.path).map_err(StartError::Setup)?;
         let db = Db::open((&config.database).into())?;
         let (key_path, create) = master_key_path(&config);
         let master_key = MasterKey::load_or_create(&key_path, create)?;
@@ -83,6 +101,8 @@ impl App {
         let revocations = db
             .read_blocking(|c| Ok(Revocations::load(c)?))
             .map_err(|e| StartError::Setup(format!("loading revocations: {e}")))?;
+        let counter = TokenCounter::default();
+        let metrics = Metrics::new(db.clone(), counter.clone());
         Ok(App {
             config,
             db,
@@ -92,7 +112,10 @@ impl App {
             keys,
             tokens,
             revocations,
-            counter: TokenCounter::default(),
+            counter,
+            templates,
+            metrics,
+            lock,
         })
     }
 }
@@ -131,13 +154,18 @@ fn rocket_config(config: &Config) -> rocket::Config {
         ip_header: None,
         log_level: rocket::config::LogLevel::Off,
         cli_colors: false,
+        // HTTPS only when configured: a plain-HTTP client fails the handshake.
+        tls: config.server.tls.enabled().then(|| {
+            rocket::config::TlsConfig::from_paths(&config.server.tls.certs, &config.server.tls.key)
+        }),
         ..rocket::Config::release_default()
     }
 }
 
 /// Builds the Rocket: routes, catchers, state and fairings.
 pub fn build(app: App) -> Rocket<Build> {
-    rocket::custom(rocket_config(&app.config))
+    let rocket = rocket::custom(rocket_config(&app.config));
+    metrics::attach(rocket, app.metrics, &app.config)
         .mount("/", routes::health::routes())
         .mount("/api/portal", routes::portal_accounts::routes())
         .mount("/", routes::wellknown::routes())
@@ -156,6 +184,10 @@ pub fn build(app: App) -> Rocket<Build> {
         .attach(logging::RequestLog)
         .attach(email::fairing())
         .attach(app.keys.reloader())
+        .attach(backups::fairing())
+        .attach(retention::fairing())
+        .manage(app.templates)
+        .manage(app.lock)
         .manage(app.db)
         .manage(app.master_key)
         .manage(app.passwords)
@@ -178,8 +210,9 @@ pub async fn serve(app: App) -> Result<(), StartError> {
         Box::pin(async move {
             let c = rocket.config();
             tracing::info!(
-                "set-server {} listening on http://{}:{} (public URL {url})",
+                "set-server {} listening on {}://{}:{} (public URL {url})",
                 env!("CARGO_PKG_VERSION"),
+                if c.tls_enabled() { "https" } else { "http" },
                 c.address,
                 c.port
             );

@@ -4,11 +4,13 @@
 //! background task adds the counts to `token_stats` every few seconds and at shutdown.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 
+use crate::auth::tokens::TokenType;
 use crate::clock;
 use crate::db::{token_stats, Db};
 
@@ -17,6 +19,9 @@ const FLUSH_EVERY: Duration = Duration::from_secs(5);
 #[derive(Clone, Default)]
 pub struct TokenCounter {
     pending: Arc<Mutex<HashMap<(String, i64), i64>>>,
+    /// Every access token issued since start, by type (client, user, integration), for
+    /// `/metrics`; never stored.
+    by_type: Arc<[AtomicU64; 3]>,
 }
 
 impl TokenCounter {
@@ -24,6 +29,22 @@ impl TokenCounter {
         let day = clock::now() / 86_400;
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         *pending.entry((client_id.to_owned(), day)).or_default() += 1;
+    }
+
+    /// Counts one access token of type `typ` for `/metrics`.
+    pub fn count_type(&self, typ: TokenType) {
+        let i = match typ {
+            TokenType::Client => 0,
+            TokenType::User => 1,
+            TokenType::Integration => 2,
+        };
+        self.by_type[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Access tokens issued since start, by type.
+    pub fn issued_by_type(&self) -> [(&'static str, u64); 3] {
+        let n = |i: usize| self.by_type[i].load(Ordering::Relaxed);
+        [("client", n(0)), ("user", n(1)), ("integration", n(2))]
     }
 
     /// Counts not yet written, for one client: (day, count).

@@ -38,6 +38,7 @@ pub fn client_token(
         fam: None,
     })?;
     counter.count(client_id);
+    counter.count_type(TokenType::Client);
     Ok(issued)
 }
 
@@ -101,6 +102,7 @@ fn access(
         fam: Some(family),
     })?;
     counter.count(grant.client_id);
+    counter.count_type(typ_of(grant));
     Ok(issued)
 }
 

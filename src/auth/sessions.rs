@@ -67,13 +67,15 @@ pub fn create(
     Ok(token)
 }
 
-/// Sets the session cookie: HttpOnly, SameSite=Strict, Secure on an https public URL.
+/// Sets the session cookie: HttpOnly, SameSite=Strict, Secure on an https public URL or
+/// when the server itself speaks HTTPS (`[server.tls]`).
 pub fn set_cookie(jar: &CookieJar<'_>, config: &Config, token: String) {
     let max_age = Duration::seconds(config.security.session_max.secs() as i64);
+    let secure = config.server.public_url.is_https() || config.server.tls.enabled();
     let cookie = Cookie::build((COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(config.server.public_url.is_https())
+        .secure(secure)
         .path("/")
         .max_age(max_age);
     jar.add(cookie);

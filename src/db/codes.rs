@@ -117,3 +117,32 @@ pub fn set_auth_code_family(
         .execute(params![hash, family_id])?;
     Ok(())
 }
+
+/// Deletes up to `limit` link codes that were used or have expired. Returns how many.
+pub fn delete_spent_link_codes(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM link_codes WHERE code_hash IN (
+             SELECT code_hash FROM link_codes WHERE used_at IS NOT NULL OR expires_at <= ?1
+             LIMIT ?2)",
+    )?
+    .execute(params![now, limit as i64])
+}
+
+/// Deletes up to `limit` expired authorization codes. A used code is kept until it
+/// expires: a second use within its life must still find it (and revoke what the first
+/// use issued). Returns how many.
+pub fn delete_expired_auth_codes(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM auth_codes WHERE code_hash IN (
+             SELECT code_hash FROM auth_codes WHERE expires_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![now, limit as i64])
+}

@@ -180,6 +180,32 @@ pub fn delete_finished_before(conn: &Connection, cutoff: i64) -> Result<usize, r
     .execute([cutoff])
 }
 
+/// How many messages wait, wait after a failed attempt, or were given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub pending: i64,
+    pub retrying: i64,
+    pub given_up: i64,
+}
+
+/// The queue's counts, for `/metrics`.
+pub fn counts(conn: &Connection) -> Result<QueueCounts, rusqlite::Error> {
+    conn.prepare_cached(
+        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL),
+                count(*) FILTER (WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL
+                                 AND attempts > 0),
+                count(*) FILTER (WHERE sent_at IS NULL AND next_attempt_at IS NULL)
+         FROM email_queue",
+    )?
+    .query_row([], |r| {
+        Ok(QueueCounts {
+            pending: r.get(0)?,
+            retrying: r.get(1)?,
+            given_up: r.get(2)?,
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

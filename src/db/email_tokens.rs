@@ -71,3 +71,13 @@ pub fn void_all(
     .execute(params![developer_id, purpose.as_str(), now])?;
     Ok(())
 }
+
+/// Deletes up to `limit` tokens that were used or have expired. Returns how many.
+pub fn delete_spent(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM email_tokens WHERE token_hash IN (
+             SELECT token_hash FROM email_tokens WHERE used_at IS NOT NULL OR expires_at <= ?1
+             LIMIT ?2)",
+    )?
+    .execute(params![now, limit as i64])
+}

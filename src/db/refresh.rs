@@ -136,3 +136,23 @@ pub fn daily_active(
     let rows = stmt.query_map(params![client_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
+
+/// Deletes up to `limit` families that can never be used again (and, by cascade, their
+/// tokens): every token of theirs has expired, or they were revoked before
+/// `revoked_before`. Returns how many families.
+pub fn delete_dead_families(
+    conn: &Connection,
+    now: i64,
+    revoked_before: i64,
+    limit: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM refresh_families WHERE id IN (
+             SELECT f.id FROM refresh_families f
+             WHERE f.revoked_at <= ?2
+                OR NOT EXISTS (SELECT 1 FROM refresh_tokens t
+                               WHERE t.family_id = f.id AND t.expires_at > ?1)
+             LIMIT ?3)",
+    )?
+    .execute(params![now, revoked_before, limit as i64])
+}

@@ -24,3 +24,12 @@ pub fn list_live(conn: &Connection, now: i64) -> rusqlite::Result<Vec<(i64, Stri
     let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     rows.collect()
 }
+
+/// Deletes up to `limit` revocations no longer in force. Returns how many.
+pub fn delete_expired(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM revocations WHERE seq IN (
+             SELECT seq FROM revocations WHERE expires_at <= ?1 LIMIT ?2)",
+    )?
+    .execute(params![now, limit as i64])
+}

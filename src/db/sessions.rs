@@ -68,3 +68,19 @@ pub fn delete_others(
     conn.prepare_cached("DELETE FROM sessions WHERE developer_id = ?1 AND token_hash IS NOT ?2")?
         .execute(params![developer_id, keep])
 }
+
+/// Deletes up to `limit` sessions that ended: past `expires_at`, or unused since
+/// `idle_before`. Returns how many.
+pub fn delete_expired(
+    conn: &Connection,
+    now: i64,
+    idle_before: i64,
+    limit: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM sessions WHERE token_hash IN (
+             SELECT token_hash FROM sessions WHERE expires_at <= ?1 OR last_seen_at <= ?2
+             LIMIT ?3)",
+    )?
+    .execute(params![now, idle_before, limit as i64])
+}

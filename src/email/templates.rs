@@ -1,8 +1,16 @@
 //! The emails the server sends, each as plain text and as simple HTML with inline styles
 //! (mail clients ignore style sheets). Every value is HTML-escaped. The recipient is left
 //! empty: callers set it with [`Email::addressed_to`].
+//!
+//! [`Templates`] adds the overrides of `[email] templates_dir`: files named
+//! `<template>.subject`, `<template>.txt` and `<template>.html` replace that part of the
+//! built-in email, with `{{link}}` and `{{expires}}` filled in (HTML-escaped in the HTML
+//! part). They are read and test-rendered once at start.
 
-use std::fmt::Write as _;
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Email;
@@ -67,6 +75,215 @@ pub fn signup_attempt(sign_in_link: &str) -> Email {
                  nobody can use it without your password.",
     }
     .render()
+}
+
+/// The emails that can be overridden, by file name stem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Verification,
+    PasswordReset,
+    SignupAttempt,
+}
+
+const KINDS: [(Kind, &str); 3] = [
+    (Kind::Verification, "verification"),
+    (Kind::PasswordReset, "password_reset"),
+    (Kind::SignupAttempt, "signup_attempt"),
+];
+
+/// A part of an email, by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Part {
+    Subject,
+    Text,
+    Html,
+}
+
+const PARTS: [(Part, &str); 3] = [
+    (Part::Subject, "subject"),
+    (Part::Text, "txt"),
+    (Part::Html, "html"),
+];
+
+impl Kind {
+    /// The placeholders this email fills in.
+    fn placeholders(self) -> &'static [&'static str] {
+        match self {
+            Kind::Verification | Kind::PasswordReset => &["link", "expires"],
+            Kind::SignupAttempt => &["link"],
+        }
+    }
+}
+
+/// Why an override cannot be used: names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub file: PathBuf,
+    pub problem: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.problem)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// The emails, built-in or overridden by files; Rocket state, cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    overrides: Arc<HashMap<(Kind, Part), String>>,
+}
+
+impl Templates {
+    /// Reads the overrides in `dir` (none when `dir` is empty) and renders each with
+    /// sample values. Fails, naming the file, on an unreadable file, a file name that is
+    /// no template's, an unknown placeholder, or an empty or multi-line subject.
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        if dir.as_os_str().is_empty() {
+            return Ok(Templates::default());
+        }
+        let fail = |file: &Path, problem: String| TemplateError {
+            file: file.to_path_buf(),
+            problem,
+        };
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| fail(dir, format!("cannot read the templates folder: {e}")))?;
+        let mut overrides = HashMap::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|e| fail(dir, format!("cannot read the templates folder: {e}")))?
+                .path();
+            let (Some(stem), Some(ext)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|s| s.to_str()),
+            ) else {
+                continue;
+            };
+            let Some(part) = PARTS.iter().find(|(_, e)| *e == ext).map(|(p, _)| *p) else {
+                continue;
+            };
+            let kind = KINDS
+                .iter()
+                .find(|(_, n)| *n == stem)
+                .map(|(k, _)| *k)
+                .ok_or_else(|| {
+                    fail(
+                        &path,
+                        "not a template name; expected verification, password_reset or \
+                         signup_attempt (.subject, .txt or .html)"
+                            .into(),
+                    )
+                })?;
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| fail(&path, format!("cannot read it: {e}")))?;
+            let source = check(kind, part, source).map_err(|p| fail(&path, p))?;
+            overrides.insert((kind, part), source);
+        }
+        Ok(Templates {
+            overrides: Arc::new(overrides),
+        })
+    }
+
+    /// See [`verification`].
+    pub fn verification(&self, link: &str, valid_for: Duration) -> Email {
+        let expires = human(valid_for);
+        self.apply(
+            Kind::Verification,
+            verification(link, valid_for),
+            &[("link", link), ("expires", &expires)],
+        )
+    }
+
+    /// See [`password_reset`].
+    pub fn password_reset(&self, link: &str, valid_for: Duration) -> Email {
+        let expires = human(valid_for);
+        self.apply(
+            Kind::PasswordReset,
+            password_reset(link, valid_for),
+            &[("link", link), ("expires", &expires)],
+        )
+    }
+
+    /// See [`signup_attempt`].
+    pub fn signup_attempt(&self, sign_in_link: &str) -> Email {
+        self.apply(
+            Kind::SignupAttempt,
+            signup_attempt(sign_in_link),
+            &[("link", sign_in_link)],
+        )
+    }
+
+    fn apply(&self, kind: Kind, mut email: Email, values: &[(&str, &str)]) -> Email {
+        let part = |p: Part, target: &mut String| {
+            if let Some(source) = self.overrides.get(&(kind, p)) {
+                // Checked at load with the same placeholders, so this cannot fail.
+                match render(source, values, p == Part::Html) {
+                    Ok(out) if p == Part::Subject => *target = out.trim().to_owned(),
+                    Ok(out) => *target = out,
+                    Err(e) => tracing::error!("email template {kind:?} {p:?}: {e}"),
+                }
+            }
+        };
+        part(Part::Subject, &mut email.subject);
+        part(Part::Text, &mut email.text);
+        part(Part::Html, &mut email.html);
+        email
+    }
+}
+
+/// Renders `source` with sample values; returns it (a subject trimmed) or the problem.
+fn check(kind: Kind, part: Part, source: String) -> Result<String, String> {
+    let samples: Vec<(&str, &str)> = kind
+        .placeholders()
+        .iter()
+        .map(|name| (*name, "sample"))
+        .collect();
+    let rendered = render(&source, &samples, part == Part::Html)?;
+    match part {
+        Part::Subject if rendered.trim().is_empty() => Err("the subject is empty".into()),
+        Part::Subject if rendered.trim().contains(['\n', '\r']) => {
+            Err("the subject must be one line".into())
+        }
+        Part::Subject => Ok(source.trim().to_owned()),
+        _ if rendered.trim().is_empty() => Err("the template is empty".into()),
+        _ => Ok(source),
+    }
+}
+
+/// Fills `{{name}}` placeholders with `values` (HTML-escaped when `html`).
+fn render(source: &str, values: &[(&str, &str)], html: bool) -> Result<String, String> {
+    let mut out = String::with_capacity(source.len() + 128);
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .ok_or_else(|| "a \"{{\" is never closed with \"}}\"".to_owned())?;
+        let name = after[..close].trim();
+        let value = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let known: Vec<String> =
+                    values.iter().map(|(n, _)| format!("{{{{{n}}}}}")).collect();
+                format!(
+                    "unknown placeholder {{{{{name}}}}}; this template knows {}",
+                    known.join(", ")
+                )
+            })?;
+        if html {
+            out.push_str(&escape(value));
+        } else {
+            out.push_str(value);
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The one shape every email shares: a heading, paragraphs, an optional button, more
@@ -216,6 +433,55 @@ mod tests {
         assert!(s.text.contains("Forgot password?"));
         assert!(s.html.contains(r#"href="https://set.example/login""#));
         assert!(s.html.contains("If it wasn&#39;t you"));
+    }
+
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (name, body) in files {
+            std::fs::write(dir.path().join(name), body).unwrap_or_else(|e| panic!("{e}"));
+        }
+        dir
+    }
+
+    #[test]
+    fn overrides_replace_parts_and_escape_html_values() {
+        let dir = folder(&[
+            ("verification.subject", "Welcome to Acme\n"),
+            ("verification.txt", "Click {{ link }} within {{expires}}."),
+            ("verification.html", "<a href=\"{{link}}\">go</a>"),
+            ("README.md", "ignored"),
+        ]);
+        let t = Templates::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let e = t.verification("https://x.test/v?token=a&b", DAY);
+        assert_eq!(e.subject, "Welcome to Acme");
+        assert_eq!(e.text, "Click https://x.test/v?token=a&b within 24 hours.");
+        assert_eq!(e.html, "<a href=\"https://x.test/v?token=a&amp;b\">go</a>");
+        // Not overridden: the built-in email.
+        let r = t.password_reset("https://x.test/r", DAY);
+        assert_eq!(r, password_reset("https://x.test/r", DAY));
+    }
+
+    #[test]
+    fn broken_overrides_name_the_file_and_the_problem() {
+        let cases = [
+            (
+                "signup_attempt.txt",
+                "{{expires}}",
+                "unknown placeholder {{expires}}",
+            ),
+            ("verification.html", "{{link", "never closed"),
+            ("password_reset.subject", "  \n", "the subject is empty"),
+            ("verification.subject", "a\nb", "one line"),
+            ("verifcation.txt", "{{link}}", "not a template name"),
+        ];
+        for (name, body, problem) in cases {
+            let dir = folder(&[(name, body)]);
+            let e = Templates::load(dir.path()).err().map(|e| e.to_string());
+            let e = e.unwrap_or_default();
+            assert!(e.contains(name) && e.contains(problem), "{name}: {e}");
+        }
+        let missing = Templates::load(Path::new("/nonexistent/templates"));
+        assert!(missing.is_err());
     }
 
     #[test]

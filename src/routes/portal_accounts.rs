@@ -21,7 +21,8 @@ use crate::clock;
 use crate::config::Config;
 use crate::db::email_tokens::{self, Purpose};
 use crate::db::{clients, developers, Db};
-use crate::email::{enqueue, templates, Mailer};
+use crate::email::templates::Templates;
+use crate::email::{enqueue, Mailer};
 use crate::error::ApiError;
 use crate::{ids, validate};
 
@@ -84,6 +85,7 @@ fn developer_view(id: &str, email: &str, verified: bool, created_at: i64) -> Val
 fn send_link(
     tx: &rusqlite::Connection,
     config: &Config,
+    templates: &Templates,
     developer_id: &str,
     to: &str,
     purpose: Purpose,
@@ -104,8 +106,8 @@ fn send_link(
     )?;
     let link = format!("{}/{path}?token={token}", config.server.public_url);
     let email = match purpose {
-        Purpose::VerifyEmail => templates::verification(&link, ttl.0),
-        Purpose::ResetPassword => templates::password_reset(&link, ttl.0),
+        Purpose::VerifyEmail => templates.verification(&link, ttl.0),
+        Purpose::ResetPassword => templates.password_reset(&link, ttl.0),
     };
     enqueue(tx, &email.addressed_to(to))?;
     Ok(())
@@ -121,6 +123,7 @@ async fn signup(
     db: &State<Db>,
     config: &State<Config>,
     mailer: &State<Mailer>,
+    templates: &State<Templates>,
     body: Body<Credentials>,
 ) -> Answer {
     limits.signup.check(&ip.key())?;
@@ -133,6 +136,7 @@ async fn signup(
     // the same but nothing is sent.
     let may_mail = limits.email.check(&email).is_ok();
     let config = config.inner().clone();
+    let templates = templates.inner().clone();
     db.write(move |tx| {
         let id = ids::new_id("dev");
         let created = developers::insert(tx, &id, &email, &hash, clock::now())?;
@@ -140,13 +144,10 @@ async fn signup(
             return Ok(());
         }
         if created {
-            send_link(tx, &config, &id, &email, Purpose::VerifyEmail)
+            send_link(tx, &config, &templates, &id, &email, Purpose::VerifyEmail)
         } else {
             let sign_in = format!("{}/login", config.server.public_url);
-            enqueue(
-                tx,
-                &templates::signup_attempt(&sign_in).addressed_to(&email),
-            )?;
+            enqueue(tx, &templates.signup_attempt(&sign_in).addressed_to(&email))?;
             Ok(())
         }
     })
@@ -189,16 +190,23 @@ async fn resend_verification(
     db: &State<Db>,
     config: &State<Config>,
     mailer: &State<Mailer>,
+    templates: &State<Templates>,
     body: Body<EmailOnly>,
 ) -> Answer {
     let email = validate::email(&body.into_inner().email, "email")?;
     limits.email_ip.check(&ip.key())?;
     limits.email.check(&email)?;
     let config = config.inner().clone();
+    let templates = templates.inner().clone();
     db.write(move |tx| match developers::find_by_email(tx, &email)? {
-        Some(d) if d.email_verified_at.is_none() => {
-            send_link(tx, &config, &d.id, &d.email, Purpose::VerifyEmail)
-        }
+        Some(d) if d.email_verified_at.is_none() => send_link(
+            tx,
+            &config,
+            &templates,
+            &d.id,
+            &d.email,
+            Purpose::VerifyEmail,
+        ),
         _ => Ok(()),
     })
     .await?;
@@ -277,14 +285,23 @@ async fn forgot_password(
     db: &State<Db>,
     config: &State<Config>,
     mailer: &State<Mailer>,
+    templates: &State<Templates>,
     body: Body<EmailOnly>,
 ) -> Answer {
     let email = validate::email(&body.into_inner().email, "email")?;
     limits.email_ip.check(&ip.key())?;
     limits.email.check(&email)?;
     let config = config.inner().clone();
+    let templates = templates.inner().clone();
     db.write(move |tx| match developers::find_by_email(tx, &email)? {
-        Some(d) => send_link(tx, &config, &d.id, &d.email, Purpose::ResetPassword),
+        Some(d) => send_link(
+            tx,
+            &config,
+            &templates,
+            &d.id,
+            &d.email,
+            Purpose::ResetPassword,
+        ),
         None => Ok(()),
     })
     .await?;

@@ -66,6 +66,12 @@ impl Journey {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
+        Journey::start_with(http, base, outbox, email)
+    }
+
+    /// [`Journey::start`] with a client of the caller's (e.g. one that trusts a test
+    /// certificate).
+    pub fn start_with(http: Client, base: &str, outbox: &Path, email: &str) -> Journey {
         let portal = |path: &str| format!("{base}/api/portal{path}");
         let creds = json!({"email": email, "password": PASSWORD});
         let r = http
