@@ -18,6 +18,7 @@ Examples:
   set-server migrate                  apply pending database migrations, then exit
   set-server backup /backups/set.db   copy the database while the server runs
   set-server restore /backups/set.db  put a backup in place of the database (server stopped)
+  set-server audit --since 7d         security events of the last week
   set-server keys rotate              new token signing key; running servers switch within seconds
   set-server doctor --url https://auth.example.com --client-id cl_… --client-secret cs_…
                                       check a deployment as an SDK would";
@@ -40,6 +41,12 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration (secrets masked) and exit
     CheckConfig,
+    /// Print the security events since a time (RFC 3339, or a duration ago like 24h)
+    Audit {
+        /// From when: `2026-12-01T00:00:00Z`, or `24h`, `7d` ago
+        #[arg(long, default_value = "24h")]
+        since: String,
+    },
     /// Write a consistent copy of the database to FILE, even while a server runs
     Backup {
         /// Where to write the copy (must not exist)
@@ -110,6 +117,7 @@ pub fn run(cli: Cli) -> ExitCode {
             print!("{}", config.to_toml());
             Ok(())
         }
+        Command::Audit { since } => run_audit(&config, &since),
         Command::Backup { file } => run_backup(&config, &file),
         Command::Restore { file } => run_restore(&config, &file),
         Command::Keys {
@@ -184,6 +192,35 @@ fn run_backup(config: &Config, file: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+fn run_audit(config: &Config, since: &str) -> Result<(), String> {
+    let from = crate::clock::parse_rfc3339(since)
+        .or_else(|| crate::config::Ttl::parse(since).map(|t| crate::clock::now() - t.secs() as i64))
+        .ok_or_else(|| format!("--since: expected a time like 2026-12-01T00:00:00Z or a duration like 24h, got \"{since}\""))?;
+    let conn = rusqlite::Connection::open_with_flags(
+        &config.database.path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .map_err(|e| format!("cannot open {}: {e}", config.database.path.display()))?;
+    let events = crate::db::audit::list_since(&conn, from).map_err(|e| e.to_string())?;
+    for e in &events {
+        println!(
+            "{} {:<26} {:<40} target={} ip={} developer={}",
+            crate::clock::rfc3339(e.at),
+            e.action,
+            e.actor,
+            e.target.as_deref().unwrap_or("-"),
+            e.ip.as_deref().unwrap_or("-"),
+            e.developer_id.as_deref().unwrap_or("-"),
+        );
+    }
+    eprintln!(
+        "{} events since {}",
+        events.len(),
+        crate::clock::rfc3339(from)
+    );
+    Ok(())
+}
+
 fn run_restore(config: &Config, file: &std::path::Path) -> Result<(), String> {
     let database = &config.database.path;
     let stamp = crate::backups::stamp(crate::clock::now());
@@ -215,6 +252,18 @@ fn run_restore(config: &Config, file: &std::path::Path) -> Result<(), String> {
 fn run_keys_rotate(config: Config) -> Result<(), String> {
     let app = App::open(config).map_err(|e| e.to_string())?;
     let r = app.keys.rotate().map_err(|e| e.to_string())?;
+    let kid = r.new_kid.clone();
+    app.db
+        .write_blocking(move |tx| {
+            Ok(crate::audit::by_server(
+                tx,
+                "cli",
+                "key.rotated",
+                Some(&kid),
+                None,
+            )?)
+        })
+        .map_err(|e| e.to_string())?;
     let alg = crate::auth::jwk::algorithm_name(r.algorithm);
     match (r.retired_kid, r.retired_until) {
         (Some(old), Some(until)) => println!(

@@ -122,6 +122,7 @@ pub struct Tokens {
     pub algorithm: Algorithm,
     pub access_ttl: Ttl,
     pub refresh_ttl: Ttl,
+    pub rotate_every: Ttl,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

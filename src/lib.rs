@@ -3,6 +3,7 @@
 //! [`App::open`] prepares everything a server needs (data directory, database, master
 //! key); [`build`] turns it into a Rocket ready to launch or to test with a local client.
 
+pub mod audit;
 pub mod auth;
 pub mod backups;
 pub mod body;
@@ -176,6 +177,7 @@ pub fn build(app: App) -> Rocket<Build> {
         .mount("/oauth", routes::linking::oauth_routes())
         .mount("/v1", routes::linking::v1_routes())
         .mount("/api/portal", routes::integrations::routes())
+        .mount("/api/portal", routes::activity::routes())
         .mount("/ifttt/v1", routes::ifttt::routes())
         .mount("/", openapi::routes())
         // Last: the portal answers only the GETs no other route took.

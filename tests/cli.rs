@@ -161,3 +161,35 @@ fn served_binary_answers_healthz_and_exits_0_on_sigterm() {
     let wal = dir.path().join("data/set.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
 }
+
+#[test]
+fn audit_prints_security_events_for_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let http = reqwest::blocking::Client::new();
+    let r = http
+        .post(server.url("/api/portal/login"))
+        .header("X-Requested-With", "set-portal")
+        .json(&serde_json::json!({"email": "ghost@example.com", "password": "not the password"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(server.terminate().code(), Some(0));
+    let out = run(dir.path(), &["keys", "rotate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(dir.path(), &["audit", "--since", "1h"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("login.failed") && text.contains("ip=127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("key.rotated") && text.contains("cli"),
+        "{text}"
+    );
+    assert!(!text.contains("not the password"));
+    let out = run(dir.path(), &["audit", "--since", "soon"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--since"));
+}

@@ -393,6 +393,12 @@ fn sign_up_verify_sign_in_create_a_client_and_use_its_credentials() {
         wait_path(&c, "/settings").await;
         wait_text(&c, "#account-email", EMAIL).await;
         screenshot(&c, "15-settings").await;
+        click_text(&c, "Activity").await;
+        wait_path(&c, "/activity").await;
+        wait_text(&c, "#activity-table", "Client secret rotated").await;
+        wait_text(&c, "#activity-table", "Integration registered").await;
+        wait_text(&c, "#activity-table", "Failed sign-in attempt").await;
+        screenshot(&c, "15b-activity").await;
         c.goto(&format!("{origin}/clients")).await.unwrap();
         wait_text(&c, "#client-list", "Acme for iOS").await;
         screenshot(&c, "16-clients-list").await;

@@ -12,6 +12,7 @@ import * as client from './views/client.js';
 import * as integrations from './views/integrations.js';
 import * as settings from './views/settings.js';
 import { docsPage } from './docs.js';
+import * as activity from './views/activity.js';
 
 const SIGNED_IN = { auth: 'required' };
 const GUEST = { auth: 'guest' };
@@ -30,6 +31,7 @@ route('/clients/:id/users', client.usersPage, SIGNED_IN);
 route('/clients/:id/integrations', integrations.integrationsPage, SIGNED_IN);
 route('/settings', settings.settingsPage, SIGNED_IN);
 route('/docs', docsPage);
+route('/activity', activity.activityPage, SIGNED_IN);
 
 const main = document.getElementById('main');
 const nav = document.getElementById('topnav');
@@ -66,6 +68,7 @@ function drawNav() {
   );
   nav.replaceChildren(
     navLink('/clients', 'Clients', path),
+    navLink('/activity', 'Activity', path),
     navLink('/settings', 'Settings', path),
     h('span', { class: 'topnav-email', title: dev.email }, dev.email),
     signOut,

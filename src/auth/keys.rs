@@ -193,6 +193,8 @@ struct Inner {
     algorithm: Algorithm,
     /// Seconds from retirement to `not_after`: the access-token lifetime plus grace.
     retire_for: i64,
+    /// Seconds a key signs before automatic rotation (`tokens.rotate_every`).
+    rotate_every: i64,
     loaded: RwLock<Loaded>,
 }
 
@@ -241,6 +243,7 @@ impl KeyRing {
                 secrets,
                 algorithm: tokens.algorithm,
                 retire_for,
+                rotate_every: tokens.rotate_every.secs() as i64,
                 loaded: RwLock::new(loaded),
             }),
         })
@@ -280,6 +283,39 @@ impl KeyRing {
         let rotation = rotate_in(&i.db, &i.secrets, i.algorithm, i.retire_for, false)?
             .ok_or(KeyError::NoCurrentKey)?;
         self.reload_blocking()?;
+        Ok(rotation)
+    }
+
+    /// Automatic rotation and pruning, run by the reloader: rotates when the current key
+    /// is `tokens.rotate_every` old at `now`, and deletes retired keys whose tokens have
+    /// all expired. Blocking. Returns the rotation, if one happened.
+    pub fn maintain(&self, now: i64) -> Result<Option<Rotation>, KeyError> {
+        let i = &self.inner;
+        let pruned =
+            i.db.write_blocking(move |tx| Ok(signing_keys::prune_retired(tx, now)?))?;
+        let current = i.db.read_blocking(|c| Ok(signing_keys::find_current(c)?))?;
+        let due = current.is_some_and(|k| now - k.created_at >= i.rotate_every);
+        let rotation = if due {
+            rotate_in(&i.db, &i.secrets, i.algorithm, i.retire_for, false)?
+        } else {
+            None
+        };
+        if let Some(r) = &rotation {
+            let kid = r.new_kid.clone();
+            i.db.write_blocking(move |tx| {
+                Ok(crate::audit::by_server(
+                    tx,
+                    "system",
+                    "key.rotated",
+                    Some(&kid),
+                    None,
+                )?)
+            })?;
+            tracing::info!("rotated the signing key on schedule; new key {}", r.new_kid);
+        }
+        if pruned > 0 || rotation.is_some() {
+            self.reload_blocking()?;
+        }
         Ok(rotation)
     }
 
@@ -330,6 +366,14 @@ impl KeyRing {
                             _ = tick.tick() => {
                                 if let Err(e) = ring.reload().await {
                                     tracing::warn!("reloading signing keys: {e}");
+                                }
+                                let maintained = ring.clone();
+                                let done = rocket::tokio::task::spawn_blocking(move || {
+                                    maintained.maintain(clock::now())
+                                })
+                                .await;
+                                if let Ok(Err(e)) = done {
+                                    tracing::warn!("rotating or pruning signing keys: {e}");
                                 }
                             }
                         }

@@ -12,6 +12,7 @@
 //! for many requests, with the same guarantees as one transaction per request (see
 //! [`group_commit`]).
 
+pub mod audit;
 pub mod backup;
 pub mod clients;
 pub mod codes;
@@ -169,18 +170,22 @@ impl Db {
     }
 
     /// Runs `f` on a pooled read connection (a WAL snapshot that never waits for the
-    /// writer), on the calling task.
+    /// writer) on a blocking thread.
     ///
-    /// Reads are short indexed lookups served from SQLite's page cache in microseconds;
-    /// handing each to a blocking thread cost more than the read itself (measured with
-    /// `benches/load`: about 45 % of the server's CPU went to thread wake-ups), so they
-    /// run in place. Long jobs (backups, exports) use [`Db::read_blocking`] on a thread.
+    /// Reads are short indexed lookups, and running them in place on the async worker was
+    /// measured faster (`benches/load`: the thread hand-off is a large share of a `me`
+    /// request's CPU). They stay off the async workers anyway: a read that meets a slow
+    /// disk, a checkpoint or a cold page cache must never stall every request queued on
+    /// that worker.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        self.inner.read(f)
+        let inner = self.inner.clone();
+        task::spawn_blocking(move || inner.read(f))
+            .await
+            .map_err(ApiError::internal)?
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer, off the async

@@ -92,6 +92,14 @@ pub fn retire_current(
     .optional()
 }
 
+/// Deletes retired keys whose every token has expired (`not_after <= now`).
+pub fn prune_retired(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND not_after <= ?1",
+    )?
+    .execute([now])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,9 @@ use rocket::serde::json::{json, Value};
 use rocket::{delete, get, patch, post, routes, Route, State};
 use serde::Deserialize;
 
+use crate::audit;
 use crate::auth::client_auth;
+use crate::auth::client_ip::ClientIp;
 use crate::auth::linking::INTEGRATION_SCOPES;
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::Secrets;
@@ -64,6 +66,14 @@ fn check_uri(uri: &str) -> Result<(), String> {
     }
     if uri.contains('#') {
         return Err("must not contain a fragment (#)".into());
+    }
+    // The authorization page redirects here, and what Rocket cannot parse it cannot
+    // redirect to: it would answer 500.
+    if rocket::http::uri::Absolute::parse(uri).is_err() {
+        return Err(
+            "must be a valid URI: percent-encode non-ASCII and characters like \" < > \\ ^ ` |"
+                .into(),
+        );
     }
     let (secure, rest) = if let Some(r) = uri.strip_prefix("https://") {
         (true, r)
@@ -216,6 +226,7 @@ async fn list(session: PortalSession, db: &State<Db>, client_id: &str) -> Result
 async fn create(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     client_id: &str,
@@ -235,9 +246,10 @@ async fn create(
         Some(k) => Some(client_auth::seal_service_key(secrets, &id, k)?),
         None => None,
     };
-    let cid = client_id.to_owned();
+    let (cid, dev) = (client_id.to_owned(), session.developer().id.clone());
     let created = db
         .write(move |tx| {
+            audit::by_developer(tx, &dev, "integration.registered", Some(&id), &ip)?;
             let new = NewIntegration {
                 id: &id,
                 client_id: &cid,
@@ -274,6 +286,7 @@ async fn show(
 async fn edit(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     client_id: &str,
@@ -302,9 +315,10 @@ async fn edit(
             Some(Some(client_auth::seal_service_key(secrets, &i.id, k)?))
         }
     };
-    let iid = i.id.clone();
+    let (iid, dev) = (i.id.clone(), session.developer().id.clone());
     let updated = db
         .write(move |tx| {
+            audit::by_developer(tx, &dev, "integration.updated", Some(&iid), &ip)?;
             integrations::update(tx, &iid, &name, &uris, &scopes)?;
             if let Some(key) = service_key {
                 integrations::set_service_key(tx, &iid, key).map_err(key_taken)?;
@@ -321,6 +335,7 @@ async fn edit(
 async fn rotate_secret(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     client_id: &str,
@@ -328,9 +343,18 @@ async fn rotate_secret(
 ) -> Result<Value, ApiError> {
     let (i, _) = owned(db, &session, client_id, id).await?;
     let (secret, sealed, hash) = client_auth::new_integration_secret(secrets, &i.id)?;
-    let iid = i.id.clone();
-    db.write(move |tx| Ok(integrations::set_secret(tx, &iid, &sealed, &hash)?))
-        .await?;
+    let (iid, dev) = (i.id.clone(), session.developer().id.clone());
+    db.write(move |tx| {
+        integrations::set_secret(tx, &iid, &sealed, &hash)?;
+        Ok(audit::by_developer(
+            tx,
+            &dev,
+            "integration.secret_rotated",
+            Some(&iid),
+            &ip,
+        )?)
+    })
+    .await?;
     Ok(json!({ "client_id": i.id, "client_secret": secret }))
 }
 
@@ -338,6 +362,7 @@ async fn rotate_secret(
 async fn remove(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     tokens: &State<Tokens>,
     revocations: &State<Revocations>,
@@ -347,7 +372,9 @@ async fn remove(
     let (i, _) = owned(db, &session, client_id, id).await?;
     let revocations = revocations.inner().clone();
     let until = clock::now() + tokens.access_ttl() as i64 + 60;
+    let dev = session.developer().id.clone();
     db.write(move |tx| {
+        audit::by_developer(tx, &dev, "integration.deleted", Some(&i.id), &ip)?;
         // Its links, codes and refresh families go with the row; its access tokens stop now.
         revocations.revoke(tx, Kind::Integration, &i.id, until)?;
         refresh::revoke_integration_families(tx, &i.id, clock::now())?;
@@ -385,6 +412,9 @@ mod tests {
             "https://user@evil.com/cb",
             "http://localhost.evil.com/cb",
             "javascript:alert(1)",
+            "https://a.example/cb/\u{fc}",
+            "https://a.example/a|b",
+            "https://a.example:99999999/cb",
         ] {
             assert!(check_uri(bad).is_err(), "{bad}");
         }

@@ -10,6 +10,7 @@ use rocket::serde::json::{json, Value};
 use rocket::{delete, get, post, routes, Route, State};
 use serde::Deserialize;
 
+use crate::audit;
 use crate::auth::client_ip::ClientIp;
 use crate::auth::guards::{Authenticated, Scope};
 use crate::auth::linking::{self, Approved, AuthzError, AuthzRequest, LINK_CODE_TTL};
@@ -146,13 +147,14 @@ async fn my_links(auth: Authenticated, db: &State<Db>) -> Result<Value, ApiError
 #[delete("/me/integrations/<id>")]
 async fn unlink(
     auth: Authenticated,
+    ip: ClientIp,
     db: &State<Db>,
     tokens: &State<Tokens>,
     revocations: &State<Revocations>,
     id: &str,
 ) -> Result<Status, ApiError> {
-    let (_, uid) = auth.require_user_token()?;
-    let (user, integration) = (uid.to_owned(), id.to_owned());
+    let (cid, uid) = auth.require_user_token()?;
+    let (client, user, integration) = (cid.to_owned(), uid.to_owned(), id.to_owned());
     let revocations = revocations.inner().clone();
     let until = clock::now() + tokens.access_ttl() as i64 + 60;
     let found = db
@@ -164,7 +166,19 @@ async fn unlink(
                 refresh::revoke_family(tx, family, clock::now())?;
                 revocations.revoke(tx, Kind::Family, family, until)?;
             }
-            Ok(linked || !families.is_empty())
+            let found = linked || !families.is_empty();
+            if found {
+                let actor = format!("user:{user}");
+                audit::in_client(
+                    tx,
+                    &client,
+                    &actor,
+                    "integration.unlinked",
+                    Some(&integration),
+                    &ip,
+                )?;
+            }
+            Ok(found)
         })
         .await?;
     if !found {

@@ -6,6 +6,8 @@ use rocket::serde::json::{json, Value};
 use rocket::{delete, get, patch, post, routes, Route, State};
 use serde::Deserialize;
 
+use crate::audit;
+use crate::auth::client_ip::ClientIp;
 use crate::auth::guards::{Authenticated, Scope};
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::tokens::Tokens;
@@ -67,6 +69,7 @@ async fn update_me(
 #[delete("/me")]
 async fn delete_me(
     auth: Authenticated,
+    ip: ClientIp,
     db: &State<Db>,
     tokens: &State<Tokens>,
     revocations: &State<Revocations>,
@@ -78,6 +81,7 @@ async fn delete_me(
     db.write(move |tx| {
         // Events, refresh families and links go with the row (foreign keys cascade).
         users::delete(tx, &c, &u)?;
+        audit::in_client(tx, &c, &format!("user:{u}"), "user.deleted", Some(&u), &ip)?;
         revocations.revoke(tx, Kind::User, &u, until)?;
         Ok(())
     })

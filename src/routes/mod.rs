@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource.
 
+pub mod activity;
 pub mod health;
 pub mod ifttt;
 pub mod integrations;

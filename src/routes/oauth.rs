@@ -9,8 +9,10 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::{json, Value};
 use rocket::{post, routes, Route, State};
 
+use crate::audit;
 use crate::auth::client_auth;
 use crate::auth::client_auth::Caller;
+use crate::auth::client_ip::ClientIp;
 use crate::auth::grants::{self, invalid_grant, Exchanged, Presenter, Refreshed, CLIENT_SCOPE};
 use crate::auth::header::{parse_basic_credentials, ClientCredentials};
 use crate::auth::revocation::{Kind, Revocations};
@@ -172,6 +174,7 @@ fn credentials(
 #[allow(clippy::too_many_arguments)]
 async fn token(
     basic: MaybeBasic,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     tokens: &State<Tokens>,
@@ -261,7 +264,7 @@ async fn token(
             );
             let outcome = db
                 .write(move |tx| {
-                    grants::exchange_code(
+                    let outcome = grants::exchange_code(
                         tx,
                         &tokens,
                         &counter,
@@ -271,7 +274,13 @@ async fn token(
                         &code,
                         redirect_uri.as_deref(),
                         verifier.as_deref(),
-                    )
+                    )?;
+                    if let Exchanged::Issued(s) = &outcome {
+                        let actor = format!("user:{}", s.access.claims.sub);
+                        let (cid, iid) = (&integration.client_id, Some(integration.id.as_str()));
+                        audit::in_client(tx, cid, &actor, "integration.linked", iid, &ip)?;
+                    }
+                    Ok(outcome)
                 })
                 .await?;
             match outcome {

@@ -9,6 +9,7 @@ use rocket::serde::json::{json, Value};
 use rocket::{delete, get, post, routes, Route, State};
 use serde::Deserialize;
 
+use crate::audit;
 use crate::auth::client_ip::ClientIp;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::RateLimits;
@@ -240,9 +241,23 @@ async fn login(
     let checked = passwords.verify(password, stored.clone()).await?;
     let developer = match found {
         Some(d) if checked.ok => d,
-        _ => {
+        other => {
             limits.login.failed(&ip.key());
             limits.login.failed(&email_key);
+            // Recorded for unknown addresses too (as the server's own event), so both
+            // cases cost the same write and timing tells nothing.
+            let owner = other.map(|d| d.id);
+            db.write(move |tx| match owner {
+                Some(id) => Ok(audit::on_account(tx, &id, "login.failed", &ip)?),
+                None => Ok(audit::by_server(
+                    tx,
+                    "anonymous",
+                    "login.failed",
+                    None,
+                    Some(&ip),
+                )?),
+            })
+            .await?;
             return Err(invalid_credentials());
         }
     };
@@ -252,6 +267,7 @@ async fn login(
             if let (Some(new), Some(old)) = (checked.rehashed, stored) {
                 developers::rehash(tx, &id, &old, &new)?;
             }
+            audit::by_developer(tx, &id, "login.succeeded", None, &ip)?;
             sessions::create(tx, &owned, &id)
         })
         .await?;
@@ -312,6 +328,7 @@ async fn forgot_password(
 #[post("/password/reset", data = "<body>")]
 async fn reset_password(
     _csrf: Csrf,
+    ip: ClientIp,
     passwords: &State<Passwords>,
     db: &State<Db>,
     body: Body<Reset>,
@@ -331,6 +348,7 @@ async fn reset_password(
         developers::mark_verified(tx, &id, now)?;
         email_tokens::void_all(tx, &id, Purpose::ResetPassword, now)?;
         crate::db::sessions::delete_others(tx, &id, None)?;
+        audit::on_account(tx, &id, "password.reset", &ip)?;
         Ok(())
     })
     .await?;
@@ -346,6 +364,7 @@ fn me(session: PortalSession) -> Value {
 #[post("/password/change", data = "<body>")]
 async fn change_password(
     _csrf: Csrf,
+    ip: ClientIp,
     session: PortalSession,
     limits: &State<RateLimits>,
     passwords: &State<Passwords>,
@@ -373,6 +392,7 @@ async fn change_password(
     db.write(move |tx| {
         developers::set_password(tx, &d.id, &hash, clock::now())?;
         crate::db::sessions::delete_others(tx, &d.id, Some(&keep))?;
+        audit::by_developer(tx, &d.id, "password.changed", None, &ip)?;
         Ok(())
     })
     .await?;
@@ -382,6 +402,7 @@ async fn change_password(
 #[delete("/me")]
 async fn delete_me(
     _csrf: Csrf,
+    ip: ClientIp,
     session: PortalSession,
     db: &State<Db>,
     tokens: &State<Tokens>,
@@ -398,6 +419,8 @@ async fn delete_me(
             revocations.revoke(tx, Kind::Client, &client, until)?;
         }
         developers::delete(tx, &id)?;
+        let actor = format!("developer:{id}");
+        audit::by_server(tx, &actor, "account.deleted", Some(&id), Some(&ip))?;
         Ok(())
     })
     .await?;

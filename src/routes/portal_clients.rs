@@ -7,7 +7,9 @@ use rocket::serde::json::{json, Value};
 use rocket::{delete, get, patch, post, routes, Route, State};
 use serde::Deserialize;
 
+use crate::audit;
 use crate::auth::client_auth;
+use crate::auth::client_ip::ClientIp;
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::Secrets;
 use crate::auth::sessions::{Csrf, PortalSession};
@@ -90,6 +92,7 @@ async fn list(session: PortalSession, db: &State<Db>) -> Result<Value, ApiError>
 async fn create(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     revocations: &State<Revocations>,
@@ -115,6 +118,7 @@ async fn create(
                 },
             )?;
             revocations.set_client(&id, 1);
+            audit::by_developer(tx, &dev, "client.created", Some(&id), &ip)?;
             clients::find_owned(tx, &id, &dev)?
                 .ok_or_else(|| ApiError::internal("the new client vanished"))
         })
@@ -138,6 +142,7 @@ async fn overview(
 async fn rename(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     id: &str,
@@ -146,8 +151,18 @@ async fn rename(
     let name = valid_name(&body.into_inner().name)?;
     let (mut client, count) = owned(db, &session, id).await?;
     let (cid, new_name) = (client.id.clone(), name.clone());
-    db.write(move |tx| Ok(clients::rename(tx, &cid, &new_name)?))
-        .await?;
+    let dev = session.developer().id.clone();
+    db.write(move |tx| {
+        clients::rename(tx, &cid, &new_name)?;
+        Ok(audit::by_developer(
+            tx,
+            &dev,
+            "client.renamed",
+            Some(&cid),
+            &ip,
+        )?)
+    })
+    .await?;
     client.name = name;
     let secret = client_auth::reveal(secrets, &client)?;
     Ok(client_view(&client, Some(&secret), count))
@@ -157,6 +172,7 @@ async fn rename(
 async fn rotate_secret(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     secrets: &State<Secrets>,
     revocations: &State<Revocations>,
@@ -164,13 +180,19 @@ async fn rotate_secret(
 ) -> Result<Value, ApiError> {
     let (client, _) = owned(db, &session, id).await?;
     let (secret, sealed, hash) = client_auth::new_secret(secrets, &client.id)?;
-    let cid = client.id.clone();
+    let (cid, dev) = (client.id.clone(), session.developer().id.clone());
     let revocations = revocations.inner().clone();
     db.write(move |tx| {
         let generation = clients::set_secret(tx, &cid, &sealed, &hash)?;
         // Client tokens carry the generation they were issued under: older ones die now.
         revocations.set_client(&cid, generation);
-        Ok(())
+        Ok(audit::by_developer(
+            tx,
+            &dev,
+            "client.secret_rotated",
+            Some(&cid),
+            &ip,
+        )?)
     })
     .await?;
     Ok(json!({ "client_id": client.id, "client_secret": secret }))
@@ -180,6 +202,7 @@ async fn rotate_secret(
 async fn remove(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     tokens: &State<Tokens>,
     revocations: &State<Revocations>,
@@ -191,7 +214,13 @@ async fn remove(
     db.write(move |tx| {
         revocations.revoke(tx, Kind::Client, &client.id, until)?;
         clients::delete(tx, &client.id)?;
-        Ok(())
+        Ok(audit::by_developer(
+            tx,
+            &client.developer_id,
+            "client.deleted",
+            Some(&client.id),
+            &ip,
+        )?)
     })
     .await?;
     Ok(Status::NoContent)
@@ -245,6 +274,7 @@ async fn list_users(
 async fn disable_user(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     tokens: &State<Tokens>,
     revocations: &State<Revocations>,
@@ -260,6 +290,13 @@ async fn disable_user(
                 return Ok(None);
             }
             revocations.revoke(tx, Kind::User, &user_id, until)?;
+            audit::by_developer(
+                tx,
+                &client.developer_id,
+                "user.disabled",
+                Some(&user_id),
+                &ip,
+            )?;
             Ok(users::find(tx, &client.id, &user_id)?)
         })
         .await?
@@ -271,6 +308,7 @@ async fn disable_user(
 async fn delete_user(
     _csrf: Csrf,
     session: PortalSession,
+    ip: ClientIp,
     db: &State<Db>,
     tokens: &State<Tokens>,
     revocations: &State<Revocations>,
@@ -285,6 +323,13 @@ async fn delete_user(
             let deleted = users::delete(tx, &client.id, &user_id)?;
             if deleted {
                 revocations.revoke(tx, Kind::User, &user_id, until)?;
+                audit::by_developer(
+                    tx,
+                    &client.developer_id,
+                    "user.deleted",
+                    Some(&user_id),
+                    &ip,
+                )?;
             }
             Ok(deleted)
         })

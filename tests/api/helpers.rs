@@ -13,6 +13,7 @@ pub struct TestApp {
     pub client: Client,
     pub dir: TempDir,
     /// The app's token service, to mint tokens a test needs to forge.
+    #[allow(dead_code)]
     pub tokens: set_server::auth::tokens::Tokens,
 }
 
@@ -142,6 +143,7 @@ impl TestApp {
         let mut req = self
             .client
             .req(method, format!("/api/portal{path}"))
+            .remote(std::net::SocketAddr::from(([127, 0, 0, 1], 50000)))
             .header(Header::new("X-Requested-With", "set-portal"));
         if let Some(b) = body {
             req = req.header(ContentType::JSON).body(b.to_string());

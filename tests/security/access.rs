@@ -31,7 +31,9 @@ async fn tenant(app: &TestApp, email: &str) -> Tenant {
         .portal(
             Method::Post,
             &format!("/clients/{}/integrations", creds.id),
-            Some(json!({"name": "Partner", "redirect_uris": [REDIRECT], "scopes": ["profile:read"]})),
+            Some(
+                json!({"name": "Partner", "redirect_uris": [REDIRECT], "scopes": ["profile:read"]}),
+            ),
             Some(&dev),
         )
         .await;
@@ -74,10 +76,18 @@ async fn v1_answers(app: &TestApp, token: &str) -> Vec<(String, u16)> {
     let calls: [(Method, &str, Option<Value>); 9] = [
         (Method::Get, "/v1/me", None),
         (Method::Patch, "/v1/me", Some(json!({"metadata": {}}))),
-        (Method::Post, "/v1/me/events", Some(json!({"type": "t", "data": 1}))),
+        (
+            Method::Post,
+            "/v1/me/events",
+            Some(json!({"type": "t", "data": 1})),
+        ),
         (Method::Get, "/v1/me/events", None),
         (Method::Post, "/v1/me/link-codes", None),
-        (Method::Post, "/v1/me/authorize", Some(json!({"client_id": "int_x", "redirect_uri": REDIRECT}))),
+        (
+            Method::Post,
+            "/v1/me/authorize",
+            Some(json!({"client_id": "int_x", "redirect_uri": REDIRECT})),
+        ),
         (Method::Get, "/v1/me/integrations", None),
         (Method::Post, "/v1/users", None),
         (Method::Delete, "/v1/me", None),
@@ -123,15 +133,29 @@ async fn no_client_or_user_reaches_another() {
     let app = TestApp::spawn().await;
     let a = tenant(&app, "a@example.com").await;
     let b = tenant(&app, "b@example.com").await;
-    app.call(Method::Post, "/v1/me/events", bearer(&a.user_access), Some(json!({"type": "private", "data": "a"})))
+    app.call(
+        Method::Post,
+        "/v1/me/events",
+        bearer(&a.user_access),
+        Some(json!({"type": "private", "data": "a"})),
+    )
+    .await;
+    let events = app
+        .call(Method::Get, "/v1/me/events", bearer(&b.user_access), None)
         .await;
-    let events = app.call(Method::Get, "/v1/me/events", bearer(&b.user_access), None).await;
     assert_eq!(events.body["events"], json!([]));
-    let me = app.call(Method::Get, "/v1/me", bearer(&b.user_access), None).await;
+    let me = app
+        .call(Method::Get, "/v1/me", bearer(&b.user_access), None)
+        .await;
     assert_eq!(me.body["id"], b.user_id.as_str());
     // B cannot unlink A's link, nor link A's integration.
     let r = app
-        .call(Method::Delete, &format!("/v1/me/integrations/{}", a.integration_id), bearer(&b.user_access), None)
+        .call(
+            Method::Delete,
+            &format!("/v1/me/integrations/{}", a.integration_id),
+            bearer(&b.user_access),
+            None,
+        )
         .await;
     assert_eq!(r.status, Status::NotFound);
     let r = app
@@ -144,33 +168,63 @@ async fn no_client_or_user_reaches_another() {
         .await;
     assert_eq!(r.status, Status::BadRequest);
     // B's credentials see none of A's tokens.
-    for token in [&a.user_access, &a.user_refresh, &a.client_token, &a.integration_access] {
+    for token in [
+        &a.user_access,
+        &a.user_refresh,
+        &a.client_token,
+        &a.integration_access,
+    ] {
         let r = app
-            .form("/oauth/introspect", &format!("token={token}"), Some(basic(&b.client_id, &b.client_secret)))
+            .form(
+                "/oauth/introspect",
+                &format!("token={token}"),
+                Some(basic(&b.client_id, &b.client_secret)),
+            )
             .await;
         assert_eq!(r.body, json!({"active": false}));
         let r = app
-            .form("/oauth/introspect", &format!("token={token}"), Some(basic(&b.integration_id, &b.integration_secret)))
+            .form(
+                "/oauth/introspect",
+                &format!("token={token}"),
+                Some(basic(&b.integration_id, &b.integration_secret)),
+            )
             .await;
         assert_eq!(r.body, json!({"active": false}));
     }
     // B's credentials cannot revoke A's tokens or rotate A's refresh tokens.
-    app.form("/oauth/revoke", &format!("token={}", a.user_refresh), Some(basic(&b.client_id, &b.client_secret)))
-        .await;
+    app.form(
+        "/oauth/revoke",
+        &format!("token={}", a.user_refresh),
+        Some(basic(&b.client_id, &b.client_secret)),
+    )
+    .await;
     let r = app
         .form(
             "/oauth/token",
-            &format!("grant_type=refresh_token&refresh_token={}", a.integration_refresh),
+            &format!(
+                "grant_type=refresh_token&refresh_token={}",
+                a.integration_refresh
+            ),
             Some(basic(&b.integration_id, &b.integration_secret)),
         )
         .await;
     assert_eq!(r.code(), "invalid_grant");
     let r = app
-        .form("/oauth/token", &format!("grant_type=refresh_token&refresh_token={}", a.user_refresh), None)
+        .form(
+            "/oauth/token",
+            &format!("grant_type=refresh_token&refresh_token={}", a.user_refresh),
+            None,
+        )
         .await;
-    assert_eq!(r.status, Status::Ok, "A's refresh token survived B's attempts");
+    assert_eq!(
+        r.status,
+        Status::Ok,
+        "A's refresh token survived B's attempts"
+    );
     // A's client token cannot create users for B's client: the user lands in A's client.
-    let r = app.call(Method::Post, "/v1/users", bearer(&a.client_token), None).await;
+    let r = app
+        .call(Method::Post, "/v1/users", bearer(&a.client_token), None)
+        .await;
     let token = r.body["access_token"].as_str().unwrap().to_owned();
     let me = app.call(Method::Get, "/v1/me", bearer(&token), None).await;
     assert_eq!(me.body["client_id"], a.client_id.as_str());
@@ -184,7 +238,10 @@ async fn refresh_and_linking_never_widen_a_scope() {
     let r = app
         .form(
             "/oauth/token",
-            &format!("grant_type=refresh_token&refresh_token={}&scope=users:create", t.user_refresh),
+            &format!(
+                "grant_type=refresh_token&refresh_token={}&scope=users:create",
+                t.user_refresh
+            ),
             None,
         )
         .await;
@@ -201,7 +258,10 @@ async fn refresh_and_linking_never_widen_a_scope() {
         )
         .await;
     assert_eq!(r.status, Status::Ok, "{}", r.body);
-    assert_eq!(r.body["scope"], "profile:read", "the integration keeps what was granted");
+    assert_eq!(
+        r.body["scope"], "profile:read",
+        "the integration keeps what was granted"
+    );
     // Linking cannot ask for more than the integration registered.
     let r = app
         .call(
@@ -228,20 +288,39 @@ async fn reused_refresh_tokens_and_codes_revoke_what_they_issued() {
     let app = TestApp::spawn().await;
     let t = tenant(&app, "a@example.com").await;
     let first = app
-        .form("/oauth/token", &format!("grant_type=refresh_token&refresh_token={}", t.user_refresh), None)
+        .form(
+            "/oauth/token",
+            &format!("grant_type=refresh_token&refresh_token={}", t.user_refresh),
+            None,
+        )
         .await;
     let newer = first.body["access_token"].as_str().unwrap().to_owned();
     let replay = app
-        .form("/oauth/token", &format!("grant_type=refresh_token&refresh_token={}", t.user_refresh), None)
+        .form(
+            "/oauth/token",
+            &format!("grant_type=refresh_token&refresh_token={}", t.user_refresh),
+            None,
+        )
         .await;
     assert_eq!(replay.code(), "invalid_grant");
-    assert_eq!(app.call(Method::Get, "/v1/me", bearer(&newer), None).await.status, Status::Unauthorized);
+    assert_eq!(
+        app.call(Method::Get, "/v1/me", bearer(&newer), None)
+            .await
+            .status,
+        Status::Unauthorized
+    );
 
     let r = app
         .call(
             Method::Post,
             "/v1/me/authorize",
-            bearer(&app.client_token(&crate::helpers::Creds { id: t.client_id.clone(), secret: t.client_secret.clone() }).await),
+            bearer(
+                &app.client_token(&crate::helpers::Creds {
+                    id: t.client_id.clone(),
+                    secret: t.client_secret.clone(),
+                })
+                .await,
+            ),
             Some(json!({"client_id": t.integration_id, "redirect_uri": REDIRECT})),
         )
         .await;
@@ -254,11 +333,18 @@ async fn brute_force_is_rate_limited() {
         c.security.login_rate = set_server::config::Rate::parse("5/min").unwrap();
     })
     .await;
-    app.post("/signup", json!({"email": "a@example.com", "password": PASSWORD})).await;
+    app.post(
+        "/signup",
+        json!({"email": "a@example.com", "password": PASSWORD}),
+    )
+    .await;
     let mut last = 0;
     for i in 0..8 {
         let r = app
-            .post("/login", json!({"email": "a@example.com", "password": format!("guess number {i}")}))
+            .post(
+                "/login",
+                json!({"email": "a@example.com", "password": format!("guess number {i}")}),
+            )
             .await;
         last = r.status.code;
     }

@@ -176,20 +176,31 @@ async fn jwks_never_exposes_private_key_material() {
     use set_server::config::Algorithm as Alg;
     for alg in [Alg::EdDSA, Alg::ES256, Alg::RS256] {
         let app = TestApp::spawn_with(|c| c.tokens.algorithm = alg).await;
-        let jwks = crate::helpers::read(app.client.get("/.well-known/jwks.json").dispatch().await).await;
+        let jwks =
+            crate::helpers::read(app.client.get("/.well-known/jwks.json").dispatch().await).await;
         let keys = jwks.body["keys"].as_array().unwrap();
         assert!(!keys.is_empty());
         for key in keys {
             for private in ["d", "p", "q", "dp", "dq", "qi", "k", "oth"] {
-                assert!(key.get(private).is_none(), "{alg:?} JWKS has {private}: {key}");
+                assert!(
+                    key.get(private).is_none(),
+                    "{alg:?} JWKS has {private}: {key}"
+                );
             }
         }
         // At rest the private key is sealed: no PKCS#8 structure in the clear.
         let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
         let sealed: Vec<u8> = db
-            .query_row("SELECT private_key FROM signing_keys WHERE retired_at IS NULL", [], |r| r.get(0))
+            .query_row(
+                "SELECT private_key FROM signing_keys WHERE retired_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(!sealed.windows(3).any(|w| w == [0x30, 0x82, 0x04]) || alg != Alg::RS256);
-        assert!(!sealed.starts_with(&[0x30]), "{alg:?} private key stored in the clear");
+        assert!(
+            !sealed.starts_with(&[0x30]),
+            "{alg:?} private key stored in the clear"
+        );
     }
 }

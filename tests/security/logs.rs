@@ -40,7 +40,10 @@ fn a_full_journey_leaves_no_secret_in_the_log() {
         .basic_auth(&j.client_id, Some("cs_wrong_secret_value"))
         .send()
         .unwrap();
-    http.get(j.url("/v1/me")).bearer_auth("not.a.token").send().unwrap();
+    http.get(j.url("/v1/me"))
+        .bearer_auth("not.a.token")
+        .send()
+        .unwrap();
     http.post(j.url("/api/portal/login"))
         .header("X-Requested-With", "set-portal")
         .json(&json!({"email": "dev@example.com", "password": "wrong password here"}))
@@ -50,7 +53,10 @@ fn a_full_journey_leaves_no_secret_in_the_log() {
     drop(server);
 
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("POST /v1/users 201"), "the log has request lines: {logged}");
+    assert!(
+        logged.contains("POST /v1/users 201"),
+        "the log has request lines: {logged}"
+    );
     let session = j.session.split('=').nth(1).unwrap();
     let secrets = [
         ("password", PASSWORD),
@@ -60,7 +66,10 @@ fn a_full_journey_leaves_no_secret_in_the_log() {
         ("client token", j.client_token.as_str()),
         ("access token", user.access.as_str()),
         ("refresh token", user.refresh.as_str()),
-        ("rotated refresh token", refreshed["refresh_token"].as_str().unwrap()),
+        (
+            "rotated refresh token",
+            refreshed["refresh_token"].as_str().unwrap(),
+        ),
         ("session cookie", session),
         ("verification token", verification.as_str()),
         ("reset token", reset.as_str()),
@@ -70,5 +79,8 @@ fn a_full_journey_leaves_no_secret_in_the_log() {
         assert!(!logged.contains(value), "the log holds the {what}");
     }
     let master = std::fs::read_to_string(dir.path().join("data/master.key")).unwrap();
-    assert!(!logged.contains(master.trim()), "the log holds the master key");
+    assert!(
+        !logged.contains(master.trim()),
+        "the log holds the master key"
+    );
 }

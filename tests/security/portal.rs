@@ -51,12 +51,23 @@ async fn state_changing_calls_without_the_csrf_header_are_refused() {
             .dispatch()
             .await;
         let r = read(res).await;
-        assert_eq!((r.status, r.code()), (Status::Forbidden, "forbidden".into()), "{method} {path}");
+        assert_eq!(
+            (r.status, r.code()),
+            (Status::Forbidden, "forbidden".into()),
+            "{method} {path}"
+        );
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} state-changing routes");
     // Nothing happened: the client and the session are intact.
-    let r = app.portal(Method::Get, &format!("/clients/{}", creds.id), None, Some(&session)).await;
+    let r = app
+        .portal(
+            Method::Get,
+            &format!("/clients/{}", creds.id),
+            None,
+            Some(&session),
+        )
+        .await;
     assert_eq!(r.status, Status::Ok);
     assert_eq!(r.body["client_secret"], creds.secret.as_str());
 }
@@ -81,7 +92,11 @@ async fn login_issues_a_fresh_session_whatever_cookie_came_in() {
     assert_ne!(fresh, planted);
     assert!(fresh.len() >= 43);
     let me = app.portal(Method::Get, "/me", None, Some(planted)).await;
-    assert_eq!(me.status, Status::Unauthorized, "the planted value is no session");
+    assert_eq!(
+        me.status,
+        Status::Unauthorized,
+        "the planted value is no session"
+    );
     let me = app.portal(Method::Get, "/me", None, Some(&fresh)).await;
     assert_eq!(me.status, Status::Ok);
 }
@@ -114,11 +129,22 @@ async fn a_developer_reaches_none_of_another_developers_clients() {
         let body = (method != Method::Get && method != Method::Delete)
             .then(|| json!({"name": "stolen", "redirect_uris": ["https://evil.example/cb"]}));
         let r = app.portal(method, &path, body, Some(&b)).await;
-        assert_eq!((r.status, r.code()), (Status::NotFound, "not_found".into()), "{method} {path}");
+        assert_eq!(
+            (r.status, r.code()),
+            (Status::NotFound, "not_found".into()),
+            "{method} {path}"
+        );
         checked += 1;
     }
     assert!(checked >= 14, "only {checked} client routes");
-    let r = app.portal(Method::Get, &format!("/clients/{}", creds.id), None, Some(&a)).await;
+    let r = app
+        .portal(
+            Method::Get,
+            &format!("/clients/{}", creds.id),
+            None,
+            Some(&a),
+        )
+        .await;
     assert_eq!(r.body["name"], "A's app", "untouched");
     assert_eq!(r.body["user_count"], 1);
 }

@@ -10,7 +10,13 @@ const REDIRECT: &str = "https://partner.example/cb";
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -42,13 +48,21 @@ async fn only_the_exact_registered_redirect_uri_is_ever_used() {
     ] {
         let res = app
             .client
-            .get(format!("/oauth/authorize?response_type=code&client_id={id}&redirect_uri={}&state=s", enc(evil)))
+            .get(format!(
+                "/oauth/authorize?response_type=code&client_id={id}&redirect_uri={}&state=s",
+                enc(evil)
+            ))
             .dispatch()
             .await;
         assert_eq!(res.status(), Status::BadRequest, "{evil}");
         assert!(res.headers().get_one("Location").is_none(), "{evil}");
         let r = app
-            .call(Method::Post, "/v1/me/authorize", bearer(&access), Some(json!({"client_id": id, "redirect_uri": evil})))
+            .call(
+                Method::Post,
+                "/v1/me/authorize",
+                bearer(&access),
+                Some(json!({"client_id": id, "redirect_uri": evil})),
+            )
             .await;
         assert_eq!(r.status, Status::BadRequest, "{evil}");
         assert!(r.body.get("redirect_to").is_none());
@@ -56,29 +70,61 @@ async fn only_the_exact_registered_redirect_uri_is_ever_used() {
     // Even an error about another parameter never goes to an unregistered URI.
     let res = app
         .client
-        .get(format!("/oauth/authorize?response_type=token&client_id={id}&redirect_uri={}", enc("https://evil.example/cb")))
+        .get(format!(
+            "/oauth/authorize?response_type=token&client_id={id}&redirect_uri={}",
+            enc("https://evil.example/cb")
+        ))
         .dispatch()
         .await;
     assert!(res.headers().get_one("Location").is_none());
 
     // A code is single use; its second use revokes what the first issued.
     let r = app
-        .call(Method::Post, "/v1/me/authorize", bearer(&access), Some(json!({"client_id": id, "redirect_uri": REDIRECT})))
+        .call(
+            Method::Post,
+            "/v1/me/authorize",
+            bearer(&access),
+            Some(json!({"client_id": id, "redirect_uri": REDIRECT})),
+        )
         .await;
     let to = r.body["redirect_to"].as_str().unwrap();
-    let code = to.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let code = to
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
     let secret = app
-        .portal(Method::Get, &format!("/clients/{}/integrations/{id}", creds.id), None, Some(&dev))
+        .portal(
+            Method::Get,
+            &format!("/clients/{}/integrations/{id}", creds.id),
+            None,
+            Some(&dev),
+        )
         .await
         .body["client_secret"]
         .as_str()
         .unwrap()
         .to_owned();
-    let form = format!("grant_type=authorization_code&code={code}&redirect_uri={}", enc(REDIRECT));
-    let first = app.form("/oauth/token", &form, Some(basic(&id, &secret))).await;
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        enc(REDIRECT)
+    );
+    let first = app
+        .form("/oauth/token", &form, Some(basic(&id, &secret)))
+        .await;
     assert_eq!(first.status, Status::Ok);
-    let again = app.form("/oauth/token", &form, Some(basic(&id, &secret))).await;
+    let again = app
+        .form("/oauth/token", &form, Some(basic(&id, &secret)))
+        .await;
     assert_eq!(again.code(), "invalid_grant");
     let issued = first.body["access_token"].as_str().unwrap();
-    assert_eq!(app.call(Method::Get, "/v1/me", bearer(issued), None).await.status, Status::Unauthorized);
+    assert_eq!(
+        app.call(Method::Get, "/v1/me", bearer(issued), None)
+            .await
+            .status,
+        Status::Unauthorized
+    );
 }

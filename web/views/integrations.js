@@ -45,6 +45,9 @@ function values(f) {
       .map((s) => s.trim())
       .filter(Boolean),
     scopes: data.getAll('scopes').map(String),
+    ...(String(data.get('ifttt_service_key') || '').trim()
+      ? { ifttt_service_key: String(data.get('ifttt_service_key')).trim() }
+      : {}),
   };
 }
 
@@ -64,6 +67,16 @@ function integrationFields(existing = {}) {
       hint: 'One per line. After the user approves, the authorization page redirects only to an exact match.',
     }),
     scopeField(existing.scopes || ['profile:read']),
+    field({
+      label: 'IFTTT service key (optional)',
+      name: 'ifttt_service_key',
+      type: 'password',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      hint: existing.has_ifttt_service_key
+        ? 'A key is set. Enter a new one to replace it.'
+        : 'For an IFTTT service: the key IFTTT shows you, so IFTTT can call this server’s /ifttt/v1 endpoints.',
+    }),
   ];
 }
 
