@@ -79,6 +79,9 @@ pub struct DoctorArgs {
     /// That client's secret
     #[arg(long)]
     pub client_secret: String,
+    /// A PEM certificate to trust besides the public roots, for a private CA
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +142,7 @@ fn run_doctor(args: &DoctorArgs) -> ExitCode {
         url: args.url.clone(),
         client_id: args.client_id.clone(),
         client_secret: args.client_secret.clone(),
+        ca_cert: args.ca_cert.clone(),
     };
     if crate::doctor::run(&opts, &mut std::io::stdout().lock()) {
         ExitCode::SUCCESS

@@ -24,6 +24,8 @@ pub struct Options {
     pub url: String,
     pub client_id: String,
     pub client_secret: String,
+    /// A PEM certificate to trust besides the public roots (a private CA).
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// A certificate expiring sooner than this fails the TLS step.
@@ -73,16 +75,10 @@ struct Doctor {
 /// Runs every step, printing a line each to `out`; true when all passed.
 pub fn run(opts: &Options, out: &mut impl Write) -> bool {
     let base = opts.url.trim_end_matches('/').to_owned();
-    let http = Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_info(true)
-        .user_agent(concat!("set-server-doctor/", env!("CARGO_PKG_VERSION")))
-        .build();
-    let http = match http {
+    let http = match client(opts) {
         Ok(h) => h,
         Err(e) => {
-            let _ = writeln!(out, "✗ setup: cannot create an HTTP client: {e}");
+            let _ = writeln!(out, "✗ setup: {e}");
             return false;
         }
     };
@@ -134,6 +130,24 @@ pub fn run(opts: &Options, out: &mut impl Write) -> bool {
     }
     let _ = out.flush();
     all_passed
+}
+
+/// The HTTP client: no redirects followed, the peer certificate kept for the TLS step.
+fn client(opts: &Options) -> Result<Client, String> {
+    let mut builder = Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_info(true)
+        .user_agent(concat!("set-server-doctor/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &opts.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot create an HTTP client: {e}"))
 }
 
 impl Doctor {
@@ -466,22 +480,25 @@ fn answer(what: &str, status: StatusCode, body: &Value) -> String {
     }
 }
 
-/// A transport failure, with the most useful cause.
+/// A transport failure, with its root cause and a hint.
 fn unreachable(base: &str, e: &reqwest::Error) -> Failure {
-    let mut chain = String::new();
+    let mut causes = Vec::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {
-        chain.push_str(&s.to_string().to_lowercase());
-        chain.push(' ');
+        causes.push(s.to_string());
         source = s.source();
     }
+    let root = causes.last().cloned().unwrap_or_default();
+    let chain = causes.join(" ").to_lowercase();
     let cert = chain.contains("certificate");
     let hint = if cert && chain.contains("unknownissuer") {
-        "the certificate chain does not lead to a trusted root: serve the full chain (leaf and intermediates)"
+        "the certificate chain does not lead to a trusted root: serve the full chain (leaf and intermediates), or pass --ca-cert for a private CA"
     } else if cert && chain.contains("expired") {
         "the certificate has expired: renew it"
     } else if cert && chain.contains("notvalidforname") {
         "the certificate does not name this host: use the host name it was issued for"
+    } else if cert && chain.contains("causedasendentity") {
+        "the server presents a CA certificate as its own: serve a certificate issued for this host"
     } else if cert {
         "the TLS certificate was refused; check it with: openssl s_client -connect HOST:443"
     } else if e.is_timeout() {
@@ -492,11 +509,11 @@ fn unreachable(base: &str, e: &reqwest::Error) -> Failure {
         "is set-server running, and are the URL's scheme, host and port right?"
     };
     let what = if cert {
-        "the TLS handshake failed"
+        "the TLS handshake failed with"
     } else {
-        "cannot connect"
+        "cannot connect to"
     };
-    fail(format!("{what} to {base}: {}", chain.trim()), hint)
+    fail(format!("{what} {base}: {root}"), hint)
 }
 
 /// Verifies `token` with the JWK its `kid` names; returns the claims plus `alg`.
