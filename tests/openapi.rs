@@ -479,3 +479,27 @@ async fn the_docs_page_is_the_portal_shell_with_its_module() {
         .unwrap()
         .contains("h('a', { href: '/docs', id: 'quickstart-docs' }"));
 }
+
+#[rocket::async_test]
+async fn the_activity_page_refuses_repeated_and_padded_parameters() {
+    let app = TestApp::spawn().await;
+    let (session, _, _) = fixture(&app).await;
+    for (query, status) in [
+        ("", Status::Ok),
+        ("?limit=5&before=9", Status::Ok),
+        ("?limit=5&limit=6", Status::BadRequest),
+        ("?before=01", Status::BadRequest),
+        ("?before=%2B5", Status::BadRequest),
+        ("?before=0", Status::BadRequest),
+    ] {
+        let r = app
+            .portal(
+                Method::Get,
+                &format!("/activity{query}"),
+                None,
+                Some(&session),
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}: {}", r.body);
+    }
+}
