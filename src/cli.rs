@@ -52,15 +52,15 @@ pub enum Command {
         /// Where to write the copy (must not exist)
         file: PathBuf,
     },
-    /// Check a running deployment as an SDK would: reachability, TLS, metadata, JWKS,
-    /// clock, registration, user creation, token verification, refresh, revocation
-    Doctor(DoctorArgs),
     /// Replace the database with the backup FILE, after checking it; refused while a
     /// server runs on the database
     Restore {
         /// The backup to restore (a `set-server backup` or scheduled backup file)
         file: PathBuf,
     },
+    /// Check a running deployment as an SDK would: reachability, TLS, metadata, JWKS,
+    /// clock, registration, user creation, token verification, refresh, revocation
+    Doctor(DoctorArgs),
     /// Manage the keys that sign access tokens
     Keys {
         #[command(subcommand)]
