@@ -283,6 +283,7 @@ async fn show(
 }
 
 #[patch("/clients/<client_id>/integrations/<id>", data = "<body>")]
+#[allow(clippy::too_many_arguments)]
 async fn edit(
     _csrf: Csrf,
     session: PortalSession,
@@ -359,6 +360,7 @@ async fn rotate_secret(
 }
 
 #[delete("/clients/<client_id>/integrations/<id>")]
+#[allow(clippy::too_many_arguments)]
 async fn remove(
     _csrf: Csrf,
     session: PortalSession,

@@ -271,6 +271,7 @@ async fn list_users(
 }
 
 #[post("/clients/<id>/users/<user_id>/disable")]
+#[allow(clippy::too_many_arguments)]
 async fn disable_user(
     _csrf: Csrf,
     session: PortalSession,
@@ -305,6 +306,7 @@ async fn disable_user(
 }
 
 #[delete("/clients/<id>/users/<user_id>")]
+#[allow(clippy::too_many_arguments)]
 async fn delete_user(
     _csrf: Csrf,
     session: PortalSession,
