@@ -100,7 +100,7 @@ impl App {
         let keys = KeyRing::open(db.clone(), secrets.clone(), &config.tokens)?;
         let tokens = Tokens::new(keys.clone(), &config);
         let revocations = db
-            .read_blocking(|c| Ok(Revocations::load(c)?))
+            .read_blocking(|c| Ok(Revocations::load(c, config.tokens.access_ttl.secs())?))
             .map_err(|e| StartError::Setup(format!("loading revocations: {e}")))?;
         let counter = TokenCounter::default();
         let metrics = Metrics::new(db.clone(), counter.clone());

@@ -188,8 +188,7 @@ pub fn rotate(
         // A spent token presented again: someone holds a copy. End the whole family,
         // including the newer tokens descended from it.
         refresh::revoke_family(tx, &row.family_id, now)?;
-        let until = now + tokens.access_ttl() as i64 + 60;
-        revocations.revoke(tx, Kind::Family, &row.family_id, until)?;
+        revocations.revoke(tx, Kind::Family, &row.family_id)?;
         return Ok(Refreshed::Reused);
     }
     if row.expires_at <= now {
@@ -253,8 +252,7 @@ pub fn exchange_code(
     if row.used || !codes::use_auth_code(tx, &hash, now)? {
         if let Some(family) = &row.family_id {
             refresh::revoke_family(tx, family, now)?;
-            let until = now + tokens.access_ttl() as i64 + 60;
-            revocations.revoke(tx, Kind::Family, family, until)?;
+            revocations.revoke(tx, Kind::Family, family)?;
         }
         return Ok(Exchanged::Reused);
     }

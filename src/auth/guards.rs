@@ -153,7 +153,7 @@ mod tests {
             assert!(check(&f.tokens, &revocations, token).is_ok());
         }
         f.db.write_blocking(|tx| {
-            Ok(revocations.revoke(tx, Kind::Jti, &issued.claims.jti, issued.claims.exp)?)
+            Ok(revocations.revoke_until(tx, Kind::Jti, &issued.claims.jti, issued.claims.exp)?)
         })
         .unwrap();
         let err = check(&f.tokens, &revocations, token).unwrap_err();
@@ -174,8 +174,10 @@ mod tests {
             })
             .unwrap();
         assert!(check(&f.tokens, &revocations, &other.access_token).is_ok());
-        f.db.write_blocking(|tx| Ok(revocations.revoke(tx, Kind::Family, "fam_2", i64::MAX)?))
-            .unwrap();
+        f.db.write_blocking(|tx| {
+            Ok(revocations.revoke_until(tx, Kind::Family, "fam_2", i64::MAX)?)
+        })
+        .unwrap();
         assert!(check(&f.tokens, &revocations, &other.access_token).is_err());
     }
 }

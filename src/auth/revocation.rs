@@ -60,11 +60,14 @@ struct State {
 #[derive(Clone, Default)]
 pub struct Revocations {
     state: Arc<RwLock<State>>,
+    /// How long a revocation must outlive its moment: the access-token lifetime and a
+    /// minute for clock leeway, after which every token it concerns has expired anyway.
+    lifetime: i64,
 }
 
 impl Revocations {
     /// Loads the live clients and the revocations in force.
-    pub fn load(conn: &Connection) -> rusqlite::Result<Revocations> {
+    pub fn load(conn: &Connection, access_ttl_secs: u64) -> rusqlite::Result<Revocations> {
         let mut state = State {
             clients: clients::list_live(conn)?.into_iter().collect(),
             revoked: HashMap::new(),
@@ -76,6 +79,7 @@ impl Revocations {
         }
         Ok(Revocations {
             state: Arc::new(RwLock::new(state)),
+            lifetime: access_ttl_secs as i64 + 60,
         })
     }
 
@@ -129,8 +133,15 @@ impl Revocations {
         state.clients.insert(client_id.to_owned(), generation);
     }
 
+    /// Revokes `subject` for as long as any access token issued until now can live, in
+    /// memory and in the caller's transaction.
+    pub fn revoke(&self, tx: &Connection, kind: Kind, subject: &str) -> rusqlite::Result<()> {
+        let until = clock::now() + self.lifetime;
+        self.revoke_until(tx, kind, subject, until)
+    }
+
     /// Revokes `subject` until `expires_at`, in memory and in the caller's transaction.
-    pub fn revoke(
+    pub fn revoke_until(
         &self,
         tx: &Connection,
         kind: Kind,

@@ -17,7 +17,6 @@ use crate::auth::linking::{self, Approved, AuthzError, AuthzRequest, LINK_CODE_T
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::token_hash;
-use crate::auth::tokens::Tokens;
 use crate::body::Body;
 use crate::clock;
 use crate::db::integrations::{self, Integration};
@@ -149,14 +148,12 @@ async fn unlink(
     auth: Authenticated,
     ip: ClientIp,
     db: &State<Db>,
-    tokens: &State<Tokens>,
     revocations: &State<Revocations>,
     id: &str,
 ) -> Result<Status, ApiError> {
     let (cid, uid) = auth.require_user_token()?;
     let (client, user, integration) = (cid.to_owned(), uid.to_owned(), id.to_owned());
     let revocations = revocations.inner().clone();
-    let until = clock::now() + tokens.access_ttl() as i64 + 60;
     let found = db
         .write(move |tx| {
             let families = refresh::families_of_link(tx, &integration, &user)?;
@@ -164,7 +161,7 @@ async fn unlink(
             // Every token the integration holds for this user stops now.
             for family in &families {
                 refresh::revoke_family(tx, family, clock::now())?;
-                revocations.revoke(tx, Kind::Family, family, until)?;
+                revocations.revoke(tx, Kind::Family, family)?;
             }
             let found = linked || !families.is_empty();
             if found {

@@ -10,7 +10,6 @@ use crate::audit;
 use crate::auth::client_ip::ClientIp;
 use crate::auth::guards::{Authenticated, Scope};
 use crate::auth::revocation::{Kind, Revocations};
-use crate::auth::tokens::Tokens;
 use crate::body::Body;
 use crate::clock;
 use crate::db::{events, users, Db};
@@ -71,18 +70,16 @@ async fn delete_me(
     auth: Authenticated,
     ip: ClientIp,
     db: &State<Db>,
-    tokens: &State<Tokens>,
     revocations: &State<Revocations>,
 ) -> Result<Status, ApiError> {
     let (cid, uid) = auth.require_user_token()?;
     let (c, u) = (cid.to_owned(), uid.to_owned());
     let revocations = revocations.inner().clone();
-    let until = clock::now() + tokens.access_ttl() as i64 + 60;
     db.write(move |tx| {
         // Events, refresh families and links go with the row (foreign keys cascade).
         users::delete(tx, &c, &u)?;
         audit::in_client(tx, &c, &format!("user:{u}"), "user.deleted", Some(&u), &ip)?;
-        revocations.revoke(tx, Kind::User, &u, until)?;
+        revocations.revoke(tx, Kind::User, &u)?;
         Ok(())
     })
     .await?;

@@ -347,7 +347,6 @@ async fn revoke(
     let presented = params.require("token")?.to_owned();
     let caller = caller(db, secrets, creds).await?;
     let now = clock::now();
-    let until = now + tokens.access_ttl() as i64 + 60;
     let revocations = revocations.inner().clone();
     if presented.starts_with("rt_") {
         let hash = token_hash(&presented);
@@ -357,7 +356,7 @@ async fn revoke(
                     && !row.family_revoked
                 {
                     refresh::revoke_family(tx, &row.family_id, now)?;
-                    revocations.revoke(tx, Kind::Family, &row.family_id, until)?;
+                    revocations.revoke(tx, Kind::Family, &row.family_id)?;
                 }
             }
             Ok(())
@@ -366,7 +365,7 @@ async fn revoke(
     } else if let Ok(claims) = tokens.verify(&presented) {
         if belongs_to(&caller, &claims.cid, claims.azp.as_deref()) {
             db.write(move |tx| {
-                Ok(revocations.revoke(tx, Kind::Jti, &claims.jti, claims.exp + 60)?)
+                Ok(revocations.revoke_until(tx, Kind::Jti, &claims.jti, claims.exp + 60)?)
             })
             .await?;
         }

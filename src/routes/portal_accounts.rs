@@ -16,7 +16,6 @@ use crate::auth::rate_limit::RateLimits;
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets;
 use crate::auth::sessions::{self, Csrf, PortalSession};
-use crate::auth::tokens::Tokens;
 use crate::body::Body;
 use crate::clock;
 use crate::config::Config;
@@ -405,18 +404,16 @@ async fn delete_me(
     ip: ClientIp,
     session: PortalSession,
     db: &State<Db>,
-    tokens: &State<Tokens>,
     revocations: &State<Revocations>,
     jar: &CookieJar<'_>,
 ) -> Result<Status, ApiError> {
     let id = session.developer().id.clone();
     let revocations = revocations.inner().clone();
-    let until = clock::now() + tokens.access_ttl() as i64 + 60;
     db.write(move |tx| {
         // Clients, their users and everything below go with the account (cascade); their
         // tokens must stop now, not at expiry.
         for client in clients::ids_owned(tx, &id)? {
-            revocations.revoke(tx, Kind::Client, &client, until)?;
+            revocations.revoke(tx, Kind::Client, &client)?;
         }
         developers::delete(tx, &id)?;
         let actor = format!("developer:{id}");

@@ -13,7 +13,6 @@ use crate::auth::client_ip::ClientIp;
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::Secrets;
 use crate::auth::sessions::{Csrf, PortalSession};
-use crate::auth::tokens::Tokens;
 use crate::body::Body;
 use crate::clock;
 use crate::db::clients::{self, Client, NewClient};
@@ -204,15 +203,13 @@ async fn remove(
     session: PortalSession,
     ip: ClientIp,
     db: &State<Db>,
-    tokens: &State<Tokens>,
     revocations: &State<Revocations>,
     id: &str,
 ) -> Result<Status, ApiError> {
     let (client, _) = owned(db, &session, id).await?;
     let revocations = revocations.inner().clone();
-    let until = clock::now() + tokens.access_ttl() as i64 + 60;
     db.write(move |tx| {
-        revocations.revoke(tx, Kind::Client, &client.id, until)?;
+        revocations.revoke(tx, Kind::Client, &client.id)?;
         clients::delete(tx, &client.id)?;
         Ok(audit::by_developer(
             tx,
@@ -271,26 +268,23 @@ async fn list_users(
 }
 
 #[post("/clients/<id>/users/<user_id>/disable")]
-#[allow(clippy::too_many_arguments)]
 async fn disable_user(
     _csrf: Csrf,
     session: PortalSession,
     ip: ClientIp,
     db: &State<Db>,
-    tokens: &State<Tokens>,
     revocations: &State<Revocations>,
     id: &str,
     user_id: &str,
 ) -> Result<Value, ApiError> {
     let (client, _) = owned(db, &session, id).await?;
     let (revocations, user_id) = (revocations.inner().clone(), user_id.to_owned());
-    let until = clock::now() + tokens.access_ttl() as i64 + 60;
     let user = db
         .write(move |tx| {
             if !users::disable(tx, &client.id, &user_id, clock::now())? {
                 return Ok(None);
             }
-            revocations.revoke(tx, Kind::User, &user_id, until)?;
+            revocations.revoke(tx, Kind::User, &user_id)?;
             audit::by_developer(
                 tx,
                 &client.developer_id,
@@ -306,25 +300,22 @@ async fn disable_user(
 }
 
 #[delete("/clients/<id>/users/<user_id>")]
-#[allow(clippy::too_many_arguments)]
 async fn delete_user(
     _csrf: Csrf,
     session: PortalSession,
     ip: ClientIp,
     db: &State<Db>,
-    tokens: &State<Tokens>,
     revocations: &State<Revocations>,
     id: &str,
     user_id: &str,
 ) -> Result<Status, ApiError> {
     let (client, _) = owned(db, &session, id).await?;
     let (revocations, user_id) = (revocations.inner().clone(), user_id.to_owned());
-    let until = clock::now() + tokens.access_ttl() as i64 + 60;
     let deleted = db
         .write(move |tx| {
             let deleted = users::delete(tx, &client.id, &user_id)?;
             if deleted {
-                revocations.revoke(tx, Kind::User, &user_id, until)?;
+                revocations.revoke(tx, Kind::User, &user_id)?;
                 audit::by_developer(
                     tx,
                     &client.developer_id,
