@@ -61,6 +61,20 @@ pub fn optional_query<'a>(values: Vec<&'a str>, field: &str) -> Result<Option<&'
     }
 }
 
+/// A page size from the query: `default` when absent, else a number from 1 to `max`.
+pub fn page_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("limit: must be a number from 1 to {max}"))
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

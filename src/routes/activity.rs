@@ -8,7 +8,7 @@ use crate::auth::sessions::PortalSession;
 use crate::clock;
 use crate::db::{audit, Db};
 use crate::error::ApiError;
-use crate::validate::optional_query;
+use crate::validate::{self, optional_query};
 
 const PAGE_MAX: u32 = 200;
 
@@ -34,16 +34,7 @@ async fn activity(
         optional_query(limit, "limit")?,
         optional_query(before, "before")?,
     );
-    let limit = match limit {
-        None => 50,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=PAGE_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("limit: must be a number from 1 to {PAGE_MAX}"))
-            })?,
-    };
+    let limit = validate::page_limit(limit, 50, PAGE_MAX)?;
     let before = match before {
         None | Some("") => None,
         // An id as the API writes one: digits, no sign, no leading zero.

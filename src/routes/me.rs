@@ -15,7 +15,7 @@ use crate::clock;
 use crate::db::{events, users, Db};
 use crate::error::ApiError;
 use crate::routes::sdk::{metadata_text, user_view};
-use crate::validate::optional_query;
+use crate::validate::{self, optional_query};
 
 /// Longest event `type`, in characters, and largest `data`, serialised.
 const TYPE_MAX: usize = 64;
@@ -175,16 +175,7 @@ async fn list_events(
         }
         Some(_) => return Err(ApiError::bad_request("after: must be an event id")),
     };
-    let limit: u32 = match limit {
-        None => 100,
-        Some(raw) => raw
-            .parse()
-            .ok()
-            .filter(|n| (1..=PAGE_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("limit: must be a number from 1 to {PAGE_MAX}"))
-            })?,
-    };
+    let limit = validate::page_limit(limit, 100, PAGE_MAX)?;
     load(db, cid, uid).await?;
     let user = uid.to_owned();
     let page = db

@@ -19,7 +19,7 @@ use crate::db::clients::{self, Client, NewClient};
 use crate::db::{refresh, token_stats, users, Db};
 use crate::error::ApiError;
 use crate::stats::TokenCounter;
-use crate::validate::optional_query;
+use crate::validate::{self, optional_query};
 
 type Answer = Result<(Status, Value), ApiError>;
 
@@ -244,16 +244,7 @@ async fn list_users(
         optional_query(limit, "limit")?,
         optional_query(after, "after")?,
     );
-    let limit = match limit {
-        None => 50,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=PAGE_MAX).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("limit: must be a number from 1 to {PAGE_MAX}"))
-            })?,
-    };
+    let limit = validate::page_limit(limit, 50, PAGE_MAX)?;
     let (client, _) = owned(db, &session, id).await?;
     let after = after.map(str::to_owned);
     let page = db
