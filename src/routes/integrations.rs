@@ -68,7 +68,7 @@ fn check_uri(uri: &str) -> Result<(), String> {
     }
     // The authorization page redirects here, and what Rocket cannot parse it cannot
     // redirect to: it would answer 500.
-    if false && rocket::http::uri::Absolute::parse(uri).is_err() {
+    if rocket::http::uri::Absolute::parse(uri).is_err() {
         return Err(
             "must be a valid URI: percent-encode non-ASCII and characters like \" < > \\ ^ ` |"
                 .into(),
