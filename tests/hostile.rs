@@ -9,7 +9,8 @@
 //! pass SQLite's checks and hold no half-written record.
 //!
 //! Cases per property: a few hundred (see each `run`) unless `PROPTEST_CASES` says
-//! otherwise. `HOSTILE_TRACE=<part of a route>` prints those requests and their answers;
+//! otherwise; a failure names its seed, and `PROPTEST_RNG_SEED` replays it.
+//! `HOSTILE_TRACE=<part of a route>` prints those requests and their answers;
 //! `--nocapture` shows how each route answered.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,7 +33,7 @@ use std::cell::RefCell;
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use serde_json::Value;
 
 use case::{Case, QName, Req, RouteInfo, Seg};
@@ -42,17 +43,26 @@ use world::{Answer, World, SLOW};
 
 type Query = Vec<(QName, Option<Text>)>;
 
-fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default_cases);
-    Config {
+/// `default_cases` cases (unless `PROPTEST_CASES` says otherwise) from a seed that is
+/// printed with any failure (`PROPTEST_RNG_SEED` sets it, to replay one).
+fn config(default_cases: u32) -> (Config, u64) {
+    let base = Config::default();
+    let cases = match std::env::var("PROPTEST_CASES") {
+        Ok(_) => base.cases,
+        Err(_) => default_cases,
+    };
+    let seed = match base.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => rand::random(),
+    };
+    let config = Config {
         cases,
+        rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
         max_shrink_iters: 2_000,
-        ..Config::default()
-    }
+        ..base
+    };
+    (config, seed)
 }
 
 /// Every route the server mounts.
@@ -230,7 +240,7 @@ fn run(
     let world = RefCell::new(World::new());
     let strategy = proptest::collection::vec(gen(routes(&world.borrow())).strategy(), requests);
     let started = std::time::Instant::now();
-    let config = config(cases);
+    let (config, seed) = config(cases);
     let mut runner = TestRunner::new(config.clone());
     // HOSTILE_TRACE=<part of a route> prints those requests and their answers.
     let trace = std::env::var("HOSTILE_TRACE").ok();
@@ -267,7 +277,7 @@ fn run(
         eprintln!("  {route}: {ok} 2xx, {redirect} 3xx, {refused} 4xx");
     }
     if let Err(e) = result {
-        panic!("{name}: {e}");
+        panic!("{name}: {e}\nreplay: PROPTEST_RNG_SEED={seed} PROPTEST_CASES={} cargo test --test hostile", config.cases);
     }
     let problems = w.problems();
     assert!(
@@ -296,7 +306,7 @@ fn any_input_on_any_route_is_answered_in_shape() {
 /// Hostile bodies with valid credentials, so they reach validation and the database.
 #[test]
 fn hostile_bodies_with_valid_credentials_are_validated() {
-    run("bodies", 768, 1..2, |routes| Gen {
+    run("bodies", 512, 1..2, |routes| Gen {
         ctype: prop_oneof![8 => Just(Ctype::Fit), 1 => request::ctype()].boxed(),
         body: request::fitting_body,
         ..Gen::fitting(routes.into_iter().filter(RouteInfo::takes_body).collect())
@@ -333,7 +343,7 @@ fn hostile_paths_and_queries_are_refused_in_shape() {
 /// one reads, redirects to, or collides with.
 #[test]
 fn sequences_of_requests_leave_the_server_sound() {
-    run("sequences", 192, 2..5, |routes| Gen {
+    run("sequences", 160, 2..5, |routes| Gen {
         segs: proptest::collection::vec(prop_oneof![6 => Just(Seg::Fit), 1 => case::seg()], 3)
             .boxed(),
         query: case::any_query,
