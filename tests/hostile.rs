@@ -168,6 +168,14 @@ fn check(req: &Req, a: &Answer) -> Result<(), TestCaseError> {
             a.text()
         );
     }
+    // `clock::rfc3339` writes the epoch for a time it cannot format: a stored time that
+    // cannot be shown back.
+    let epoch = "1970-01-01T00:00:00Z";
+    prop_assert!(
+        !a.text().contains(epoch) || String::from_utf8_lossy(&req.body).contains("1970"),
+        "a time shown as {epoch}: {}",
+        a.text()
+    );
     if code < 400 {
         return Ok(());
     }
@@ -396,5 +404,41 @@ fn a_redirect_uri_that_is_no_uri_is_refused_at_registration() {
         );
         let r = w.call(Method::Get, &page, vec![], None);
         assert_eq!(r.status, Status::SeeOther, "{uri}: {}", r.text());
+    }
+}
+
+/// Found while reading what the body property sends: an `occurred_at` whose UTC instant
+/// is past year 9999 (or before year 0) was stored and then shown as
+/// `1970-01-01T00:00:00Z`. Now it is refused like any other bad time.
+#[test]
+fn an_event_time_that_cannot_be_shown_back_is_refused() {
+    use rocket::http::{Header, Method, Status};
+    use text::{Fx, Resolve};
+    let w = World::new();
+    let auth = || {
+        vec![Header::new(
+            "Authorization",
+            format!("Bearer {}", w.fx(Fx::UserToken)),
+        )]
+    };
+    let event =
+        |t: &str| Some(serde_json::json!({"type": "x", "data": {}, "occurred_at": t}).to_string());
+    for t in ["9999-12-31T23:59:59-14:00", "0000-01-01T00:00:00+14:00"] {
+        let r = w.call(Method::Post, "/v1/me/events", auth(), event(t));
+        assert_eq!(r.status, Status::BadRequest, "{t}: {}", r.text());
+        assert!(r.text().contains("occurred_at"), "{}", r.text());
+    }
+    for t in [
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "2026-01-31T13:00:00+01:00",
+    ] {
+        let r = w.call(Method::Post, "/v1/me/events", auth(), event(t));
+        assert_eq!(r.status, Status::Created, "{t}: {}", r.text());
+        let shown = r.json()["occurred_at"].as_str().unwrap().to_owned();
+        assert_eq!(
+            set_server::clock::parse_rfc3339(&shown),
+            set_server::clock::parse_rfc3339(t)
+        );
     }
 }
