@@ -176,6 +176,14 @@ fn check(req: &Req, a: &Answer) -> Result<(), TestCaseError> {
         "a time shown as {epoch}: {}",
         a.text()
     );
+    // The authorization page runs no script; names and parameters it shows are escaped.
+    if path == "/oauth/authorize" {
+        prop_assert!(
+            !a.text().contains("<script"),
+            "a script on the page: {}",
+            a.text()
+        );
+    }
     if code < 400 {
         return Ok(());
     }
