@@ -181,6 +181,29 @@ async fn verify_email(_csrf: Csrf, db: &State<Db>, body: Body<TokenOnly>) -> Ans
     ))
 }
 
+/// Resend-verification and forgot-password: the same limits and the same 202 whether or
+/// not the address has an account; the link goes only to an account that can use it.
+async fn mail_link_if_account(
+    ip: &ClientIp,
+    (limits, db, config, mailer, templates): (&RateLimits, &Db, &Config, &Mailer, &Templates),
+    raw_email: &str,
+    purpose: Purpose,
+) -> Answer {
+    let email = validate::email(raw_email, "email")?;
+    limits.email_ip.check(&ip.key())?;
+    limits.email.check(&email)?;
+    let (config, templates) = (config.clone(), templates.clone());
+    db.write(move |tx| match developers::find_by_email(tx, &email)? {
+        Some(d) if purpose == Purpose::ResetPassword || d.email_verified_at.is_none() => {
+            send_link(tx, &config, &templates, &d.id, &d.email, purpose)
+        }
+        _ => Ok(()),
+    })
+    .await?;
+    mailer.wake();
+    Ok((Status::Accepted, json!({"status": "accepted"})))
+}
+
 #[post("/resend-verification", data = "<body>")]
 #[allow(clippy::too_many_arguments)]
 async fn resend_verification(
@@ -193,25 +216,15 @@ async fn resend_verification(
     templates: &State<Templates>,
     body: Body<EmailOnly>,
 ) -> Answer {
-    let email = validate::email(&body.into_inner().email, "email")?;
-    limits.email_ip.check(&ip.key())?;
-    limits.email.check(&email)?;
-    let config = config.inner().clone();
-    let templates = templates.inner().clone();
-    db.write(move |tx| match developers::find_by_email(tx, &email)? {
-        Some(d) if d.email_verified_at.is_none() => send_link(
-            tx,
-            &config,
-            &templates,
-            &d.id,
-            &d.email,
-            Purpose::VerifyEmail,
-        ),
-        _ => Ok(()),
-    })
-    .await?;
-    mailer.wake();
-    Ok((Status::Accepted, json!({"status": "accepted"})))
+    let email = body.into_inner().email;
+    let deps = (
+        limits.inner(),
+        db.inner(),
+        config.inner(),
+        mailer.inner(),
+        templates.inner(),
+    );
+    mail_link_if_account(&ip, deps, &email, Purpose::VerifyEmail).await
 }
 
 #[post("/login", data = "<body>")]
@@ -303,25 +316,15 @@ async fn forgot_password(
     templates: &State<Templates>,
     body: Body<EmailOnly>,
 ) -> Answer {
-    let email = validate::email(&body.into_inner().email, "email")?;
-    limits.email_ip.check(&ip.key())?;
-    limits.email.check(&email)?;
-    let config = config.inner().clone();
-    let templates = templates.inner().clone();
-    db.write(move |tx| match developers::find_by_email(tx, &email)? {
-        Some(d) => send_link(
-            tx,
-            &config,
-            &templates,
-            &d.id,
-            &d.email,
-            Purpose::ResetPassword,
-        ),
-        None => Ok(()),
-    })
-    .await?;
-    mailer.wake();
-    Ok((Status::Accepted, json!({"status": "accepted"})))
+    let email = body.into_inner().email;
+    let deps = (
+        limits.inner(),
+        db.inner(),
+        config.inner(),
+        mailer.inner(),
+        templates.inner(),
+    );
+    mail_link_if_account(&ip, deps, &email, Purpose::ResetPassword).await
 }
 
 #[post("/password/reset", data = "<body>")]
