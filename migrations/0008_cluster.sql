@@ -5,7 +5,8 @@
 -- Cluster-wide rate limits: one counter per limited key (e.g. "login:<ip>") per fixed
 -- window, so an attacker spreading attempts over the nodes behind a load balancer still
 -- meets one limit. A node bumps its row with INSERT … ON CONFLICT DO UPDATE SET
--- hits = hits + 1 … RETURNING hits; rows of windows that have ended are deleted.
+-- hits = rate_limits.hits + 1 … RETURNING hits (qualified: PostgreSQL finds a bare
+-- "hits" ambiguous there); rows of windows that have ended are deleted.
 -- NOT NULL is spelt out: a rowid table's PRIMARY KEY would otherwise accept NULL.
 CREATE TABLE rate_limits (
     key          TEXT NOT NULL,
