@@ -1,7 +1,7 @@
 //! Recording security events: one call per event, inside the transaction that made it
 //! happen, so an event is recorded exactly when its change is committed.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::auth::client_ip::ClientIp;
 use crate::db::audit::{self, Entry};
@@ -13,12 +13,12 @@ fn ip_text(ip: &ClientIp) -> Option<String> {
 
 /// An event a developer caused, on their own activity.
 pub fn by_developer(
-    tx: &Connection,
+    tx: &Conn<'_>,
     developer_id: &str,
     action: &str,
     target: Option<&str>,
     ip: &ClientIp,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let actor = format!("developer:{developer_id}");
     let ip = ip_text(ip);
     audit::record(
@@ -36,11 +36,11 @@ pub fn by_developer(
 /// An event on a developer's account caused by someone not signed in (a failed login,
 /// a password reset by emailed link).
 pub fn on_account(
-    tx: &Connection,
+    tx: &Conn<'_>,
     developer_id: &str,
     action: &str,
     ip: &ClientIp,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let ip = ip_text(ip);
     audit::record(
         tx,
@@ -56,13 +56,13 @@ pub fn on_account(
 
 /// An event of a client's user or integration, on the activity of the client's owner.
 pub fn in_client(
-    tx: &Connection,
+    tx: &Conn<'_>,
     client_id: &str,
     actor: &str,
     action: &str,
     target: Option<&str>,
     ip: &ClientIp,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let ip = ip_text(ip);
     audit::record_for_client(
         tx,
@@ -79,12 +79,12 @@ pub fn in_client(
 /// An event no developer's Activity shows (signing keys, deleted accounts, sign-ins to
 /// unknown addresses), for operators.
 pub fn by_server(
-    tx: &Connection,
+    tx: &Conn<'_>,
     actor: &str,
     action: &str,
     target: Option<&str>,
     ip: Option<&ClientIp>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let ip = ip.and_then(ip_text);
     audit::record(
         tx,

@@ -200,12 +200,19 @@ fn run_audit(config: &Config, since: &str) -> Result<(), String> {
     let from = crate::clock::parse_rfc3339(since)
         .or_else(|| crate::config::Ttl::parse(since).map(|t| crate::clock::now() - t.secs() as i64))
         .ok_or_else(|| format!("--since: expected a time like 2026-12-01T00:00:00Z or a duration like 24h, got \"{since}\""))?;
-    let conn = rusqlite::Connection::open_with_flags(
-        &config.database.path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .map_err(|e| format!("cannot open {}: {e}", config.database.path.display()))?;
-    let events = crate::db::audit::list_since(&conn, from).map_err(|e| e.to_string())?;
+    let events = if config.database.is_postgres() {
+        let db = crate::db::Db::open((&config.database).into()).map_err(|e| e.to_string())?;
+        db.read_blocking(|c| Ok(crate::db::audit::list_since(c, from)?))
+            .map_err(|e| e.to_string())?
+    } else {
+        // Read-only, so it never competes with a running server for the write lock.
+        let conn = rusqlite::Connection::open_with_flags(
+            &config.database.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(|e| format!("cannot open {}: {e}", config.database.path.display()))?;
+        crate::db::audit::list_since(&(&conn).into(), from).map_err(|e| e.to_string())?
+    };
     for e in &events {
         println!(
             "{} {:<26} {:<40} target={} ip={} developer={}",

@@ -93,12 +93,31 @@ pub struct Retention {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
+    /// The SQLite file; its folder is the data directory (master key, outbox) either way.
     pub path: PathBuf,
+    /// `postgres://…`: PostgreSQL instead of the SQLite file, for several nodes sharing
+    /// one database. Empty for SQLite. Masked in `check-config`: it may hold a password.
+    #[serde(default)]
+    pub url: Secret,
+    /// Most PostgreSQL connections this node holds open.
+    #[serde(default = "default_pool")]
+    pub pool: usize,
     pub busy_timeout: Ttl,
     pub readers: usize,
     pub synchronous: Synchronous,
     /// Commit concurrent writes together in one transaction (see `db::group_commit`).
     pub group_commit: bool,
+}
+
+fn default_pool() -> usize {
+    16
+}
+
+impl Database {
+    /// Whether this node stores its data in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        !self.url.expose().trim().is_empty()
+    }
 }
 
 /// SQLite's `synchronous` setting; see the README for what each promises on power loss.
@@ -474,6 +493,17 @@ impl Config {
         let config: Config = figment
             .extract()
             .map_err(|e| describe(&figment, &source, e))?;
+        if config.database.is_postgres()
+            && source_of(&figment, &source, "database.path") != "defaults"
+        {
+            return Err(ConfigError {
+                source: source_of(&figment, &source, "database.url"),
+                key: "database.url".into(),
+                problem: "set either database.path (SQLite) or database.url (PostgreSQL), \
+                          not both"
+                    .into(),
+            });
+        }
         config.validate().map_err(|(key, problem)| ConfigError {
             source: source_of(&figment, &source, &key),
             key,
@@ -492,6 +522,19 @@ impl Config {
             return fail(
                 "database.path",
                 "must name a database file, like \"data/set.db\"".into(),
+            );
+        }
+        let url = self.database.url.expose().trim();
+        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return fail(
+                "database.url",
+                "must be a PostgreSQL URL like \"postgres://set@db.internal/set\"".into(),
+            );
+        }
+        if self.database.pool == 0 || self.database.pool > 1000 {
+            return fail(
+                "database.pool",
+                format!("must be between 1 and 1000, got {}", self.database.pool),
             );
         }
         if self.database.readers == 0 || self.database.readers > 64 {

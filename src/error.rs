@@ -84,6 +84,40 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+impl From<crate::db::sql::Error> for ApiError {
+    /// As for SQLite: a PostgreSQL server that is down, unreachable, out of disk or
+    /// shutting down is answered 503 (the transaction did not commit); anything else is a
+    /// bug, answered 500.
+    fn from(e: crate::db::sql::Error) -> Self {
+        use crate::db::sql::Error as E;
+        match e {
+            E::Sqlite(e) => e.into(),
+            E::Pool(why) => {
+                tracing::error!("database unavailable: {why}");
+                ApiError::Unavailable(
+                    "the database cannot be reached right now; try again shortly".into(),
+                )
+            }
+            E::Postgres(e) => {
+                let class = e.code().map(|c| c.code().get(..2).unwrap_or("").to_owned());
+                let unavailable = e.is_closed()
+                    || matches!(
+                        class.as_deref(),
+                        None | Some("08" | "53" | "57" | "58" | "40")
+                    );
+                if unavailable {
+                    tracing::error!("database unavailable: {e}");
+                    return ApiError::Unavailable(
+                        "the database cannot be written right now; try again shortly".into(),
+                    );
+                }
+                ApiError::Internal(Box::new(e))
+            }
+            e @ E::NoRow => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         ApiError::Internal(Box::new(e))

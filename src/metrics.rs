@@ -197,7 +197,10 @@ impl fmt::Debug for Snapshot {
 
 impl Snapshot {
     fn database_bytes(&self) -> u64 {
-        let main = self.db.path().to_path_buf();
+        // PostgreSQL's size is the server's to report (pg_database_size, its exporter).
+        let Some(main) = self.db.sqlite_path().map(PathBuf::from) else {
+            return 0;
+        };
         let mut wal = main.clone().into_os_string();
         wal.push("-wal");
         [main, PathBuf::from(wal)]

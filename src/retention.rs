@@ -9,9 +9,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::db::Conn;
 use rocket::fairing::AdHoc;
 use rocket::tokio;
-use rusqlite::Connection;
 
 use crate::config::Config;
 use crate::db::{codes, email_tokens, refresh, revocations, sessions, Db};
@@ -88,7 +88,7 @@ fn secs(d: Duration) -> i64 {
 /// Runs `batch` in short transactions until it deletes fewer than [`BATCH`] rows.
 fn drain(
     db: &Db,
-    batch: impl Fn(&Connection) -> rusqlite::Result<usize>,
+    batch: impl Fn(&Conn<'_>) -> crate::db::sql::Result<usize>,
 ) -> Result<usize, ApiError> {
     let mut total = 0;
     loop {

@@ -2,9 +2,9 @@
 //! what has not. Time is driven by writing past timestamps into rows directly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rusqlite::params;
 use set_server::config::Config;
 use set_server::db::Db;
+use set_server::params;
 use set_server::retention::{self, Swept, BATCH};
 
 const HOUR: i64 = 3600;
@@ -19,12 +19,8 @@ fn open() -> (tempfile::TempDir, Config, Db) {
 }
 
 fn keys(db: &Db, sql: &'static str) -> Vec<String> {
-    db.read_blocking(move |c| {
-        let mut stmt = c.prepare(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    })
-    .unwrap()
+    db.read_blocking(move |c| Ok(c.query_all(sql, params![], |r| r.get::<usize, String>(0))?))
+        .unwrap()
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -37,23 +33,23 @@ fn owners(db: &Db, now: i64) {
     db.write_blocking(move |tx| {
         tx.execute(
             "INSERT INTO developers (id, email, password_hash, created_at, password_changed_at)
-             VALUES ('dev_1', 'd@example.com', 'x', ?1, ?1)",
-            [now],
+             VALUES ('dev_1', 'd@example.com', 'x', $1, $1)",
+            params![now],
         )?;
         tx.execute(
             "INSERT INTO clients (id, developer_id, name, secret_sealed, secret_hash, created_at)
-             VALUES ('cl_1', 'dev_1', 'App', x'00', x'00', ?1)",
-            [now],
+             VALUES ('cl_1', 'dev_1', 'App', x'00', x'00', $1)",
+            params![now],
         )?;
         tx.execute(
             "INSERT INTO integrations (id, client_id, name, redirect_uris, scopes,
                                        secret_sealed, secret_hash, created_at)
-             VALUES ('int_1', 'cl_1', 'Hub', '[]', 'profile:read', x'00', x'00', ?1)",
-            [now],
+             VALUES ('int_1', 'cl_1', 'Hub', '[]', 'profile:read', x'00', x'00', $1)",
+            params![now],
         )?;
         tx.execute(
-            "INSERT INTO users (id, client_id, created_at) VALUES ('usr_1', 'cl_1', ?1)",
-            [now],
+            "INSERT INTO users (id, client_id, created_at) VALUES ('usr_1', 'cl_1', $1)",
+            params![now],
         )?;
         Ok(())
     })
@@ -69,40 +65,40 @@ fn a_pass_removes_what_expired_and_keeps_the_rest() {
     let refresh_ttl = config.tokens.refresh_ttl.secs() as i64;
     db.write_blocking(move |tx| {
         let session = "INSERT INTO sessions (token_hash, developer_id, created_at, last_seen_at, expires_at)
-                       VALUES (?1, 'dev_1', ?2, ?3, ?4)";
+                       VALUES ($1, 'dev_1', $2, $3, $4)";
         tx.execute(session, params!["s_live", now - HOUR, now, now + HOUR])?;
         tx.execute(session, params!["s_ended", now - 9 * HOUR, now - 2 * HOUR, now - 1])?;
         tx.execute(session, params!["s_idle", now - idle - 99, now - idle - 1, now + HOUR])?;
 
         let email = "INSERT INTO email_tokens (token_hash, developer_id, purpose, created_at, expires_at, used_at)
-                     VALUES (?1, 'dev_1', 'verify_email', ?2, ?3, ?4)";
+                     VALUES ($1, 'dev_1', 'verify_email', $2, $3, $4)";
         tx.execute(email, params!["e_live", now, now + HOUR, None::<i64>])?;
         tx.execute(email, params!["e_used", now, now + HOUR, Some(now)])?;
         tx.execute(email, params!["e_expired", now - 2 * HOUR, now - 1, None::<i64>])?;
 
         let link = "INSERT INTO link_codes (code_hash, user_id, client_id, created_at, expires_at, used_at)
-                    VALUES (?1, 'usr_1', 'cl_1', ?2, ?3, ?4)";
+                    VALUES ($1, 'usr_1', 'cl_1', $2, $3, $4)";
         tx.execute(link, params!["l_live", now, now + 600, None::<i64>])?;
         tx.execute(link, params!["l_used", now, now + 600, Some(now)])?;
         tx.execute(link, params!["l_expired", now - 900, now - 300, None::<i64>])?;
 
         let code = "INSERT INTO auth_codes (code_hash, integration_id, user_id, redirect_uri, scope,
                                             created_at, expires_at, used_at)
-                    VALUES (?1, 'int_1', 'usr_1', 'https://x.test/cb', 'profile:read', ?2, ?3, ?4)";
+                    VALUES ($1, 'int_1', 'usr_1', 'https://x.test/cb', 'profile:read', $2, $3, $4)";
         tx.execute(code, params!["a_live", now, now + 600, None::<i64>])?;
         // Used but not expired: a second use must still find it (reuse detection).
         tx.execute(code, params!["a_used", now, now + 600, Some(now)])?;
         tx.execute(code, params!["a_expired", now - 900, now - 300, Some(now - 800)])?;
 
         let revocation = "INSERT INTO revocations (kind, subject, created_at, expires_at)
-                          VALUES ('jti', ?1, ?2, ?3)";
+                          VALUES ('jti', $1, $2, $3)";
         tx.execute(revocation, params!["r_live", now, now + 600])?;
         tx.execute(revocation, params!["r_expired", now - 1000, now - 1])?;
 
         let family = "INSERT INTO refresh_families (id, user_id, client_id, scope, created_at, revoked_at)
-                      VALUES (?1, 'usr_1', 'cl_1', 'profile:read', ?2, ?3)";
+                      VALUES ($1, 'usr_1', 'cl_1', 'profile:read', $2, $3)";
         let token = "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at, used_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)";
+                     VALUES ($1, $2, $3, $4, $5)";
         // Live: its newest token is still valid, older ones spent and expired.
         tx.execute(family, params!["fam_live", now - 40 * 86_400, None::<i64>])?;
         tx.execute(token, params!["t_old", "fam_live", now - 40 * 86_400, now - 10 * 86_400, Some(now - 39 * 86_400)])?;
@@ -161,14 +157,12 @@ fn a_backlog_is_deleted_in_batches() {
     let now = set_server::clock::now();
     let n = 2 * BATCH + 7;
     db.write_blocking(move |tx| {
-        let mut stmt = tx.prepare(
-            "INSERT INTO revocations (kind, subject, created_at, expires_at)
-             VALUES ('jti', ?1, ?2, ?3)",
-        )?;
+        let insert = "INSERT INTO revocations (kind, subject, created_at, expires_at)
+                      VALUES ('jti', $1, $2, $3)";
         for i in 0..n {
-            stmt.execute(params![format!("j{i}"), now - 100, now - 1])?;
+            tx.execute(insert, params![format!("j{i}"), now - 100, now - 1])?;
         }
-        stmt.execute(params!["still_live", now, now + 100])?;
+        tx.execute(insert, params!["still_live", now, now + 100])?;
         Ok(())
     })
     .unwrap();

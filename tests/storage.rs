@@ -4,6 +4,7 @@
 #[path = "support/process.rs"]
 mod process;
 
+use set_server::params;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,11 +38,11 @@ fn fresh_database_gets_every_migration_and_a_rerun_is_a_noop() {
     let all: Vec<i64> = migrate::all().unwrap().iter().map(|m| m.version).collect();
     assert_eq!(applied(&opts.path), all);
     let journal: String = db
-        .read_blocking(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+        .read_blocking(|c| Ok(c.value("PRAGMA journal_mode", params![])?))
         .unwrap();
     assert_eq!(journal, "wal");
     let fk: i64 = db
-        .read_blocking(|c| Ok(c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?))
+        .read_blocking(|c| Ok(c.value("PRAGMA foreign_keys", params![])?))
         .unwrap();
     assert_eq!(fk, 1);
     db.close();
@@ -76,7 +77,7 @@ fn database_from_a_newer_binary_is_refused_and_left_untouched() {
     db.write_blocking(|tx| {
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)",
-            [],
+            params![],
         )?;
         Ok(())
     })
@@ -106,7 +107,7 @@ fn backup_during_writes_holds_every_committed_row() {
     let opts = options(dir.path());
     let db = Db::open(opts.clone()).unwrap();
     db.write_blocking(|tx| {
-        tx.execute_batch("CREATE TABLE load (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")?;
+        tx.batch("CREATE TABLE load (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")?;
         Ok(())
     })
     .unwrap();
@@ -121,8 +122,8 @@ fn backup_during_writes_holds_every_committed_row() {
                 n += 1;
                 db.write_blocking(|tx| {
                     tx.execute(
-                        "INSERT INTO load (id, payload) VALUES (?1, ?2)",
-                        rusqlite::params![n, "x".repeat(200)],
+                        "INSERT INTO load (id, payload) VALUES ($1, $2)",
+                        params![n, "x".repeat(200)],
                     )?;
                     Ok(())
                 })

@@ -1,8 +1,8 @@
 //! What the token endpoints hand out: client tokens, and user sessions made of a short
 //! access token plus a rotating refresh token in a family.
 
+use crate::db::Conn;
 use rocket::serde::json::{json, Value};
-use rusqlite::Connection;
 
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::{random_token, token_hash};
@@ -78,7 +78,7 @@ fn typ_of(grant: &Grant<'_>) -> TokenType {
     }
 }
 
-fn new_refresh(tx: &Connection, config: &Config, family_id: &str) -> Result<String, ApiError> {
+fn new_refresh(tx: &Conn<'_>, config: &Config, family_id: &str) -> Result<String, ApiError> {
     let token = format!("rt_{}", random_token(32));
     let now = clock::now();
     let expires = now + config.tokens.refresh_ttl.secs() as i64;
@@ -108,7 +108,7 @@ fn access(
 
 /// Starts a family for `grant` in the caller's transaction.
 pub fn start(
-    tx: &Connection,
+    tx: &Conn<'_>,
     tokens: &Tokens,
     counter: &TokenCounter,
     config: &Config,
@@ -161,7 +161,7 @@ pub struct Presenter<'a> {
 /// Rotates `presented` in the caller's transaction. A token held by an integration must be
 /// presented with that integration's credentials, and only by it.
 pub fn rotate(
-    tx: &Connection,
+    tx: &Conn<'_>,
     tokens: &Tokens,
     counter: &TokenCounter,
     revocations: &Revocations,
@@ -228,7 +228,7 @@ pub enum Exchanged {
 /// PKCE-checked when a challenge was sent. A second use revokes what the first issued.
 #[allow(clippy::too_many_arguments)]
 pub fn exchange_code(
-    tx: &Connection,
+    tx: &Conn<'_>,
     tokens: &Tokens,
     counter: &TokenCounter,
     revocations: &Revocations,

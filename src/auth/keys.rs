@@ -647,8 +647,8 @@ mod tests {
         ring.rotate().unwrap();
         f.db.write_blocking(|tx| {
             tx.execute(
-                "UPDATE signing_keys SET not_after = ?1 WHERE kid = ?2",
-                rusqlite::params![clock::now() - 1, old],
+                "UPDATE signing_keys SET not_after = $1 WHERE kid = $2",
+                crate::params![clock::now() - 1, old],
             )?;
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! Account linking (RFC 6749 authorization code, RFC 7636 PKCE): the checks shared by
 //! the browser page and app-to-app linking, link codes, and authorization codes.
 
-use rusqlite::Connection;
+use crate::db::Conn;
 use sha2::{Digest, Sha256};
 
 use crate::auth::secrets::{random_token, token_hash};
@@ -208,11 +208,11 @@ pub fn error_redirect(
 /// Issues an authorization code for `user_id` in the caller's transaction; returns the
 /// redirect with `code` and `state`.
 pub fn issue_code(
-    tx: &Connection,
+    tx: &Conn<'_>,
     integration: &Integration,
     user_id: &str,
     a: &Approved,
-) -> rusqlite::Result<String> {
+) -> crate::db::sql::Result<String> {
     let code = format!("ac_{}", random_token(32));
     let now = clock::now();
     codes::insert_auth_code(

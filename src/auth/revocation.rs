@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use rusqlite::Connection;
+use crate::db::Conn;
 
 use crate::auth::tokens::{Claims, TokenType};
 use crate::clock;
@@ -67,7 +67,7 @@ pub struct Revocations {
 
 impl Revocations {
     /// Loads the live clients and the revocations in force.
-    pub fn load(conn: &Connection, access_ttl_secs: u64) -> rusqlite::Result<Revocations> {
+    pub fn load(conn: &Conn<'_>, access_ttl_secs: u64) -> crate::db::sql::Result<Revocations> {
         let mut state = State {
             clients: clients::list_live(conn)?.into_iter().collect(),
             revoked: HashMap::new(),
@@ -135,7 +135,7 @@ impl Revocations {
 
     /// Revokes `subject` for as long as any access token issued until now can live, in
     /// memory and in the caller's transaction.
-    pub fn revoke(&self, tx: &Connection, kind: Kind, subject: &str) -> rusqlite::Result<()> {
+    pub fn revoke(&self, tx: &Conn<'_>, kind: Kind, subject: &str) -> crate::db::sql::Result<()> {
         let until = clock::now() + self.lifetime;
         self.revoke_until(tx, kind, subject, until)
     }
@@ -143,11 +143,11 @@ impl Revocations {
     /// Revokes `subject` until `expires_at`, in memory and in the caller's transaction.
     pub fn revoke_until(
         &self,
-        tx: &Connection,
+        tx: &Conn<'_>,
         kind: Kind,
         subject: &str,
         expires_at: i64,
-    ) -> rusqlite::Result<()> {
+    ) -> crate::db::sql::Result<()> {
         {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             if kind == Kind::Client {

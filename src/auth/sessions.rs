@@ -50,7 +50,7 @@ impl PortalSession {
 
 /// Creates a session row for `developer_id` and returns the cookie value.
 pub fn create(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::Conn<'_>,
     config: &Config,
     developer_id: &str,
 ) -> Result<String, ApiError> {

@@ -1,6 +1,7 @@
 //! The `audit_events` table: who did what, from where, when.
 
-use rusqlite::{params, Connection, Row};
+use crate::db::sql::{self, Conn, Row};
+use crate::params;
 
 /// One security event as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub struct Entry<'a> {
     pub ip: Option<&'a str>,
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+fn from_row(r: &Row<'_>) -> sql::Result<Event> {
     Ok(Event {
         id: r.get(0)?,
         at: r.get(1)?,
@@ -36,44 +37,36 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 /// Records an event on `developer_id`'s activity (None: the server's own, e.g. keys).
-pub fn record(
-    conn: &Connection,
-    developer_id: Option<&str>,
-    e: &Entry<'_>,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn record(conn: &Conn<'_>, developer_id: Option<&str>, e: &Entry<'_>) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO audit_events (at, developer_id, actor, action, target, ip)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        crate::clock::now(),
-        developer_id,
-        e.actor,
-        e.action,
-        e.target,
-        e.ip
-    ])?;
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        params![
+            crate::clock::now(),
+            developer_id,
+            e.actor,
+            e.action,
+            e.target,
+            e.ip
+        ],
+    )?;
     Ok(())
 }
 
 /// Records an event on the activity of the developer who owns `client_id`.
-pub fn record_for_client(
-    conn: &Connection,
-    client_id: &str,
-    e: &Entry<'_>,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn record_for_client(conn: &Conn<'_>, client_id: &str, e: &Entry<'_>) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO audit_events (at, developer_id, actor, action, target, ip)
-         SELECT ?1, developer_id, ?3, ?4, ?5, ?6 FROM clients WHERE id = ?2",
-    )?
-    .execute(params![
-        crate::clock::now(),
-        client_id,
-        e.actor,
-        e.action,
-        e.target,
-        e.ip
-    ])?;
+         SELECT $1, developer_id, $2, $3, $4, $5 FROM clients WHERE id = $6",
+        params![
+            crate::clock::now(),
+            e.actor,
+            e.action,
+            e.target,
+            e.ip,
+            client_id
+        ],
+    )?;
     Ok(())
 }
 
@@ -81,24 +74,22 @@ const COLUMNS: &str = "id, at, developer_id, actor, action, target, ip";
 
 /// A developer's events, newest first, before the event id `before` when given.
 pub fn list_for_developer(
-    conn: &Connection,
+    conn: &Conn<'_>,
     developer_id: &str,
     before: Option<i64>,
     limit: u32,
-) -> rusqlite::Result<Vec<Event>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_events WHERE developer_id = ?1 AND id < coalesce(?2, 9223372036854775807)
-         ORDER BY id DESC LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(params![developer_id, before, limit], from_row)?;
-    rows.collect()
+) -> sql::Result<Vec<Event>> {
+    conn.query_all(&format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE developer_id = $1 AND id < coalesce($2, 9223372036854775807)
+         ORDER BY id DESC LIMIT $3"
+    ), params![developer_id, before, i64::from(limit)], from_row)
 }
 
 /// Every event since `since` (unix seconds), oldest first, for operators.
-pub fn list_since(conn: &Connection, since: i64) -> rusqlite::Result<Vec<Event>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_events WHERE at >= ?1 ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([since], from_row)?;
-    rows.collect()
+pub fn list_since(conn: &Conn<'_>, since: i64) -> sql::Result<Vec<Event>> {
+    conn.query_all(
+        &format!("SELECT {COLUMNS} FROM audit_events WHERE at >= $1 ORDER BY id"),
+        params![since],
+        from_row,
+    )
 }

@@ -6,7 +6,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::sql::{self, Conn, Row};
+use crate::params;
 
 use crate::email::Email;
 
@@ -39,7 +40,7 @@ pub struct QueuedEmail {
 }
 
 impl QueuedEmail {
-    fn from_row(r: &Row<'_>) -> Result<QueuedEmail, rusqlite::Error> {
+    fn from_row(r: &Row<'_>) -> Result<QueuedEmail, sql::Error> {
         Ok(QueuedEmail {
             id: QueuedEmailId(r.get("id")?),
             email: Email {
@@ -48,7 +49,7 @@ impl QueuedEmail {
                 text: r.get("text_body")?,
                 html: r.get("html_body")?,
             },
-            attempts: r.get("attempts")?,
+            attempts: u32::try_from(r.get::<_, i64>("attempts")?).unwrap_or(u32::MAX),
             next_attempt_at: r.get("next_attempt_at")?,
             last_error: r.get("last_error")?,
             created_at: r.get("created_at")?,
@@ -78,21 +79,14 @@ pub fn now_ms() -> i64 {
 /// [`crate::email::Mailer::wake`] once that transaction committed.
 ///
 /// Fails only when the database does.
-pub fn enqueue(conn: &Connection, email: &Email) -> Result<(), rusqlite::Error> {
+pub fn enqueue(conn: &Conn<'_>, email: &Email) -> Result<(), sql::Error> {
     insert(conn, email, now_ms()).map(|_| ())
 }
 
 /// Inserts a pending row due at `now_ms` and returns its id.
-pub fn insert(
-    conn: &Connection,
-    email: &Email,
-    now_ms: i64,
-) -> Result<QueuedEmailId, rusqlite::Error> {
-    conn.prepare_cached(
-        "INSERT INTO email_queue (to_addr, subject, text_body, html_body, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
+pub fn insert(conn: &Conn<'_>, email: &Email, now_ms: i64) -> Result<QueuedEmailId, sql::Error> {
+    let id = conn.value("INSERT INTO email_queue (to_addr, subject, text_body, html_body, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", params![
         email.to,
         email.subject,
         email.text,
@@ -100,84 +94,85 @@ pub fn insert(
         now_ms,
         now_ms.div_euclid(1000)
     ])?;
-    Ok(QueuedEmailId(conn.last_insert_rowid()))
+    Ok(QueuedEmailId(id))
 }
 
-pub fn find_by_id(
-    conn: &Connection,
-    id: QueuedEmailId,
-) -> Result<Option<QueuedEmail>, rusqlite::Error> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM email_queue WHERE id = ?1"))?
-        .query_row([id.0], QueuedEmail::from_row)
-        .optional()
+pub fn find_by_id(conn: &Conn<'_>, id: QueuedEmailId) -> Result<Option<QueuedEmail>, sql::Error> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM email_queue WHERE id = $1"),
+        params![id.0],
+        QueuedEmail::from_row,
+    )
 }
 
 /// Pending rows due at `now_ms`, oldest first, at most `limit`.
 pub fn list_due(
-    conn: &Connection,
+    conn: &Conn<'_>,
     now_ms: i64,
     limit: usize,
-) -> Result<Vec<QueuedEmail>, rusqlite::Error> {
+) -> Result<Vec<QueuedEmail>, sql::Error> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM email_queue
-         WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?1
-         ORDER BY id LIMIT ?2"
-    ))?
-    .query_map(params![now_ms, limit], QueuedEmail::from_row)?
-    .collect()
+    conn.query_all(
+        &format!(
+            "SELECT {COLUMNS} FROM email_queue
+         WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+         ORDER BY id LIMIT $2"
+        ),
+        params![now_ms, limit],
+        QueuedEmail::from_row,
+    )
 }
 
 /// The most recent rows, newest first, at most `limit`, whatever their state.
-pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<QueuedEmail>, rusqlite::Error> {
+pub fn list_recent(conn: &Conn<'_>, limit: usize) -> Result<Vec<QueuedEmail>, sql::Error> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM email_queue ORDER BY id DESC LIMIT ?1"
-    ))?
-    .query_map([limit], QueuedEmail::from_row)?
-    .collect()
+    conn.query_all(
+        &format!("SELECT {COLUMNS} FROM email_queue ORDER BY id DESC LIMIT $1"),
+        params![limit],
+        QueuedEmail::from_row,
+    )
 }
 
 /// Records a delivery: counts the attempt, stamps `sent_at` and blanks the bodies, which
 /// carry single-use tokens that have no business staying in the database.
-pub fn mark_sent(conn: &Connection, id: QueuedEmailId, now_ms: i64) -> Result<(), rusqlite::Error> {
-    conn.prepare_cached(
+pub fn mark_sent(conn: &Conn<'_>, id: QueuedEmailId, now_ms: i64) -> Result<(), sql::Error> {
+    conn.execute(
         "UPDATE email_queue
-         SET attempts = attempts + 1, sent_at = ?2, next_attempt_at = NULL, last_error = NULL,
+         SET attempts = attempts + 1, sent_at = $1, next_attempt_at = NULL, last_error = NULL,
              text_body = '', html_body = ''
-         WHERE id = ?1",
-    )?
-    .execute(params![id.0, now_ms.div_euclid(1000)])?;
+         WHERE id = $2",
+        params![now_ms.div_euclid(1000), id.0],
+    )?;
     Ok(())
 }
 
 /// Records a failed attempt and when to try again (unix ms). `None` gives up: the row
 /// stays, with its error and without its bodies.
 pub fn mark_failed(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: QueuedEmailId,
     error: &str,
     next_attempt_at: Option<i64>,
-) -> Result<(), rusqlite::Error> {
-    conn.prepare_cached(
+) -> Result<(), sql::Error> {
+    conn.execute(
         "UPDATE email_queue
-         SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-             text_body = CASE WHEN ?3 IS NULL THEN '' ELSE text_body END,
-             html_body = CASE WHEN ?3 IS NULL THEN '' ELSE html_body END
-         WHERE id = ?1",
-    )?
-    .execute(params![id.0, error, next_attempt_at])?;
+         SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
+             text_body = CASE WHEN $2 IS NULL THEN '' ELSE text_body END,
+             html_body = CASE WHEN $2 IS NULL THEN '' ELSE html_body END
+         WHERE id = $3",
+        params![error, next_attempt_at, id.0],
+    )?;
     Ok(())
 }
 
 /// Deletes rows that were sent or given up and were created before `cutoff` (unix
 /// seconds); returns how many.
-pub fn delete_finished_before(conn: &Connection, cutoff: i64) -> Result<usize, rusqlite::Error> {
-    conn.prepare_cached(
+pub fn delete_finished_before(conn: &Conn<'_>, cutoff: i64) -> Result<usize, sql::Error> {
+    conn.execute(
         "DELETE FROM email_queue
-         WHERE (sent_at IS NOT NULL OR next_attempt_at IS NULL) AND created_at < ?1",
-    )?
-    .execute([cutoff])
+         WHERE (sent_at IS NOT NULL OR next_attempt_at IS NULL) AND created_at < $1",
+        params![cutoff],
+    )
 }
 
 /// How many messages wait, wait after a failed attempt, or were given up.
@@ -189,29 +184,30 @@ pub struct QueueCounts {
 }
 
 /// The queue's counts, for `/metrics`.
-pub fn counts(conn: &Connection) -> Result<QueueCounts, rusqlite::Error> {
-    conn.prepare_cached(
+pub fn counts(conn: &Conn<'_>) -> Result<QueueCounts, sql::Error> {
+    conn.query_one(
         "SELECT count(*) FILTER (WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL),
                 count(*) FILTER (WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL
                                  AND attempts > 0),
                 count(*) FILTER (WHERE sent_at IS NULL AND next_attempt_at IS NULL)
          FROM email_queue",
-    )?
-    .query_row([], |r| {
-        Ok(QueueCounts {
-            pending: r.get(0)?,
-            retrying: r.get(1)?,
-            given_up: r.get(2)?,
-        })
-    })
+        params![],
+        |r| {
+            Ok(QueueCounts {
+                pending: r.get(0)?,
+                retrying: r.get(1)?,
+                given_up: r.get(2)?,
+            })
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn conn() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    fn conn() -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
         crate::db::migrate::apply(&mut conn).unwrap_or_else(|e| panic!("{e}"));
         conn
     }
@@ -225,13 +221,14 @@ mod tests {
         }
     }
 
-    fn ok<T>(r: Result<T, rusqlite::Error>) -> T {
+    fn ok<T>(r: Result<T, sql::Error>) -> T {
         r.unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn due_rows_come_oldest_first_and_only_when_due() {
-        let c = conn();
+        let raw = conn();
+        let c = Conn::Sqlite(&raw);
         let a = ok(insert(&c, &email("a@x.test"), 1_000));
         let b = ok(insert(&c, &email("b@x.test"), 1_000));
         let later = ok(insert(&c, &email("c@x.test"), 5_000));
@@ -245,7 +242,8 @@ mod tests {
 
     #[test]
     fn sent_and_given_up_rows_lose_their_bodies_and_leave_the_queue() {
-        let c = conn();
+        let raw = conn();
+        let c = Conn::Sqlite(&raw);
         let sent = ok(insert(&c, &email("a@x.test"), 1_000));
         let dropped = ok(insert(&c, &email("b@x.test"), 1_000));
         ok(mark_failed(&c, sent, "refused", Some(1_500)));

@@ -1,6 +1,7 @@
 //! The `email_tokens` table: single-use verification and reset tokens, stored hashed.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::sql::{self, Conn};
+use crate::params;
 
 /// What an emailed token is for; stored as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,65 +20,59 @@ impl Purpose {
 }
 
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn<'_>,
     token_hash: &str,
     developer_id: &str,
     purpose: Purpose,
     now: i64,
     expires_at: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO email_tokens (token_hash, developer_id, purpose, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        token_hash,
-        developer_id,
-        purpose.as_str(),
-        now,
-        expires_at
-    ])?;
+         VALUES ($1, $2, $3, $4, $5)",
+        params![token_hash, developer_id, purpose.as_str(), now, expires_at],
+    )?;
     Ok(())
 }
 
 /// Marks the token used and returns its developer, in one statement so that two requests
 /// racing with the same token cannot both win. `None` for unknown, used or expired tokens.
 pub fn consume(
-    conn: &Connection,
+    conn: &Conn<'_>,
     token_hash: &str,
     purpose: Purpose,
     now: i64,
-) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
-        "UPDATE email_tokens SET used_at = ?3
-         WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3
+) -> sql::Result<Option<String>> {
+    conn.query_opt(
+        "UPDATE email_tokens SET used_at = $1
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
          RETURNING developer_id",
-    )?
-    .query_row(params![token_hash, purpose.as_str(), now], |r| r.get(0))
-    .optional()
+        params![now, token_hash, purpose.as_str()],
+        |r| r.get(0),
+    )
 }
 
 /// Voids every unused token of this purpose (a reset that succeeded ends the others).
 pub fn void_all(
-    conn: &Connection,
+    conn: &Conn<'_>,
     developer_id: &str,
     purpose: Purpose,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE email_tokens SET used_at = ?3
-         WHERE developer_id = ?1 AND purpose = ?2 AND used_at IS NULL",
-    )?
-    .execute(params![developer_id, purpose.as_str(), now])?;
+) -> sql::Result<()> {
+    conn.execute(
+        "UPDATE email_tokens SET used_at = $1
+         WHERE developer_id = $2 AND purpose = $3 AND used_at IS NULL",
+        params![now, developer_id, purpose.as_str()],
+    )?;
     Ok(())
 }
 
 /// Deletes up to `limit` tokens that were used or have expired. Returns how many.
-pub fn delete_spent(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn delete_spent(conn: &Conn<'_>, now: i64, limit: usize) -> sql::Result<usize> {
+    conn.execute(
         "DELETE FROM email_tokens WHERE token_hash IN (
-             SELECT token_hash FROM email_tokens WHERE used_at IS NOT NULL OR expires_at <= ?1
-             LIMIT ?2)",
-    )?
-    .execute(params![now, limit as i64])
+             SELECT token_hash FROM email_tokens WHERE used_at IS NOT NULL OR expires_at <= $1
+             LIMIT $2)",
+        params![now, limit as i64],
+    )
 }

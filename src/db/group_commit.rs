@@ -19,6 +19,7 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use rocket::tokio::sync::oneshot;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::db::sql::Conn;
 use crate::error::ApiError;
 
 /// Most closures in one transaction: bounds how long the writer lock is held at once.
@@ -65,11 +66,11 @@ pub fn spawn(conn: Arc<Mutex<Connection>>) -> std::io::Result<mpsc::Sender<Job>>
 pub fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T, ApiError>>)
 where
     T: Send + 'static,
-    F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
 {
     let (reply, result) = oneshot::channel();
     let job: Job = Box::new(move |tx| {
-        let outcome = f(tx);
+        let outcome = f(&Conn::Sqlite(tx));
         Ran {
             ok: outcome.is_ok(),
             answer: Box::new(move |commit_error: Option<&ApiError>| {
@@ -89,7 +90,7 @@ where
 pub async fn submit<T, F>(queue: &mpsc::Sender<Job>, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
 {
     let (job, result) = job(f);
     queue
@@ -165,6 +166,7 @@ pub fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params;
     use rocket::tokio;
 
     fn memory() -> Connection {
@@ -179,10 +181,12 @@ mod tests {
         conn
     }
 
-    fn insert(name: &'static str) -> impl FnOnce(&Transaction<'_>) -> Result<i64, ApiError> {
+    fn insert(name: &'static str) -> impl FnOnce(&Conn<'_>) -> Result<i64, ApiError> {
         move |tx| {
-            tx.execute("INSERT INTO item (name) VALUES (?1)", [name])?;
-            Ok(tx.last_insert_rowid())
+            Ok(tx.value(
+                "INSERT INTO item (name) VALUES ($1) RETURNING id",
+                params![name],
+            )?)
         }
     }
 
@@ -208,16 +212,16 @@ mod tests {
     fn a_failing_closure_rolls_back_only_its_own_work() {
         let mut conn = memory();
         let (a, ra) = job(insert("a"));
-        let (b, rb) = job(|tx: &Transaction<'_>| {
-            tx.execute("INSERT INTO item (name) VALUES ('b')", [])?;
+        let (b, rb) = job(|tx: &Conn<'_>| {
+            tx.execute("INSERT INTO item (name) VALUES ('b')", params![])?;
             // Fails after writing: its own insert must not survive.
-            tx.execute("INSERT INTO item (name) VALUES ('a')", [])?;
+            tx.execute("INSERT INTO item (name) VALUES ('a')", params![])?;
             Ok(0)
         });
-        let (c, rc) = job(|_: &Transaction<'_>| -> Result<i64, ApiError> {
+        let (c, rc) = job(|_: &Conn<'_>| -> Result<i64, ApiError> {
             Err(ApiError::bad_request("c: refused"))
         });
-        let (d, rd) = job(|_: &Transaction<'_>| -> Result<i64, ApiError> { panic!("d") });
+        let (d, rd) = job(|_: &Conn<'_>| -> Result<i64, ApiError> { panic!("d") });
         let (e, re) = job(insert("e"));
         run_batch(&mut conn, vec![a, b, c, d, e]);
         assert_eq!(names(&conn), ["a", "e"]);
@@ -233,8 +237,11 @@ mod tests {
         let mut conn = memory();
         let (a, ra) = job(insert("a"));
         // A deferred foreign key is only checked at COMMIT, which then fails.
-        let (b, rb) = job(|tx: &Transaction<'_>| {
-            tx.execute("INSERT INTO item (name, parent) VALUES ('orphan', 42)", [])?;
+        let (b, rb) = job(|tx: &Conn<'_>| {
+            tx.execute(
+                "INSERT INTO item (name, parent) VALUES ('orphan', 42)",
+                params![],
+            )?;
             Ok(0)
         });
         let (c, rc) = job(insert("c"));
@@ -259,10 +266,10 @@ mod tests {
         let mut receivers = Vec::new();
         let mut batch = Vec::new();
         for i in 0..50i64 {
-            let (j, rx) = job(move |tx: &Transaction<'_>| {
+            let (j, rx) = job(move |tx: &Conn<'_>| {
                 tx.execute(
-                    "INSERT INTO item (id, name) VALUES (?1, ?2)",
-                    (i * 7, i.to_string()),
+                    "INSERT INTO item (id, name) VALUES ($1, $2)",
+                    params![i * 7, i.to_string()],
                 )?;
                 Ok(i)
             });
@@ -288,16 +295,13 @@ mod tests {
         for n in 0..400i64 {
             let queue = queue.clone();
             tasks.push(tokio::spawn(async move {
-                let id = submit(&queue, move |tx| {
-                    tx.execute("INSERT INTO item (n) VALUES (?1)", [n])?;
-                    Ok(tx.last_insert_rowid())
+                let id: i64 = submit(&queue, move |tx| {
+                    Ok(tx.value("INSERT INTO item (n) VALUES ($1) RETURNING id", params![n])?)
                 })
                 .await
                 .unwrap();
                 let read = submit(&queue, move |tx| {
-                    Ok(tx.query_row("SELECT n FROM item WHERE id = ?1", [id], |r| {
-                        r.get::<_, i64>(0)
-                    })?)
+                    Ok(tx.value::<i64>("SELECT n FROM item WHERE id = $1", params![id])?)
                 })
                 .await
                 .unwrap();

@@ -1,6 +1,7 @@
 //! The `integrations` and `links` tables.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::sql::{self, Conn, Row};
+use crate::params;
 
 #[derive(Debug, Clone)]
 pub struct Integration {
@@ -25,7 +26,7 @@ impl Integration {
 const COLUMNS: &str = "id, client_id, name, redirect_uris, scopes, secret_sealed, secret_hash, \
                        service_key_hash IS NOT NULL, created_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Integration> {
+fn from_row(r: &Row<'_>) -> sql::Result<Integration> {
     Ok(Integration {
         id: r.get(0)?,
         client_id: r.get(1)?,
@@ -51,159 +52,153 @@ pub struct NewIntegration<'a> {
     pub now: i64,
 }
 
-pub fn insert(conn: &Connection, i: &NewIntegration<'_>) -> rusqlite::Result<()> {
+pub fn insert(conn: &Conn<'_>, i: &NewIntegration<'_>) -> sql::Result<()> {
     let (sk_sealed, sk_hash) = match &i.service_key {
         Some((s, h)) => (Some(s.as_slice()), Some(h.as_slice())),
         None => (None, None),
     };
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO integrations (id, client_id, name, redirect_uris, scopes, secret_sealed,
                                    secret_hash, service_key_sealed, service_key_hash, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        i.id,
-        i.client_id,
-        i.name,
-        i.redirect_uris,
-        i.scopes,
-        i.secret_sealed,
-        i.secret_hash,
-        sk_sealed,
-        sk_hash,
-        i.now
-    ])?;
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        params![
+            i.id,
+            i.client_id,
+            i.name,
+            i.redirect_uris,
+            i.scopes,
+            i.secret_sealed,
+            i.secret_hash,
+            sk_sealed,
+            sk_hash,
+            i.now
+        ],
+    )?;
     Ok(())
 }
 
-pub fn find(conn: &Connection, id: &str) -> rusqlite::Result<Option<Integration>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn find(conn: &Conn<'_>, id: &str) -> sql::Result<Option<Integration>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM integrations WHERE id = $1"),
+        params![id],
+        from_row,
+    )
 }
 
 /// The integration only if it belongs to `client_id`.
 pub fn find_in_client(
-    conn: &Connection,
+    conn: &Conn<'_>,
     client_id: &str,
     id: &str,
-) -> rusqlite::Result<Option<Integration>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM integrations WHERE id = ?1 AND client_id = ?2"
-    ))?
-    .query_row(params![id, client_id], from_row)
-    .optional()
+) -> sql::Result<Option<Integration>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND client_id = $2"),
+        params![id, client_id],
+        from_row,
+    )
 }
 
-pub fn find_by_service_key(
-    conn: &Connection,
-    hash: &[u8],
-) -> rusqlite::Result<Option<Integration>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM integrations WHERE service_key_hash = ?1"
-    ))?
-    .query_row([hash], from_row)
-    .optional()
+pub fn find_by_service_key(conn: &Conn<'_>, hash: &[u8]) -> sql::Result<Option<Integration>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM integrations WHERE service_key_hash = $1"),
+        params![hash],
+        from_row,
+    )
 }
 
 /// The client's integrations, oldest first, each with its number of linked users.
-pub fn list(conn: &Connection, client_id: &str) -> rusqlite::Result<Vec<(Integration, i64)>> {
-    let mut stmt = conn.prepare_cached(&format!(
+pub fn list(conn: &Conn<'_>, client_id: &str) -> sql::Result<Vec<(Integration, i64)>> {
+    conn.query_all(
+        &format!(
         "SELECT {COLUMNS}, (SELECT count(*) FROM links l WHERE l.integration_id = integrations.id)
-         FROM integrations WHERE client_id = ?1 ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map([client_id], |r| Ok((from_row(r)?, r.get(9)?)))?;
-    rows.collect()
+         FROM integrations WHERE client_id = $1 ORDER BY created_at, id"
+    ),
+        params![client_id],
+        |r| Ok((from_row(r)?, r.get(9)?)),
+    )
 }
 
-pub fn linked_users(conn: &Connection, id: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT count(*) FROM links WHERE integration_id = ?1")?
-        .query_row([id], |r| r.get(0))
+pub fn linked_users(conn: &Conn<'_>, id: &str) -> sql::Result<i64> {
+    conn.query_one(
+        "SELECT count(*) FROM links WHERE integration_id = $1",
+        params![id],
+        |r| r.get(0),
+    )
 }
 
 pub fn update(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: &str,
     name: &str,
     redirect_uris: &str,
     scopes: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE integrations SET name = ?2, redirect_uris = ?3, scopes = ?4 WHERE id = ?1",
-    )?
-    .execute(params![id, name, redirect_uris, scopes])?;
+) -> sql::Result<()> {
+    conn.execute(
+        "UPDATE integrations SET name = $1, redirect_uris = $2, scopes = $3 WHERE id = $4",
+        params![name, redirect_uris, scopes, id],
+    )?;
     Ok(())
 }
 
 pub fn set_service_key(
-    conn: &Connection,
+    conn: &Conn<'_>,
     id: &str,
     key: Option<(Vec<u8>, Vec<u8>)>,
-) -> rusqlite::Result<()> {
+) -> sql::Result<()> {
     let (sealed, hash) = match key {
         Some((s, h)) => (Some(s), Some(h)),
         None => (None, None),
     };
-    conn.prepare_cached(
-        "UPDATE integrations SET service_key_sealed = ?2, service_key_hash = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, sealed, hash])?;
+    conn.execute(
+        "UPDATE integrations SET service_key_sealed = $1, service_key_hash = $2 WHERE id = $3",
+        params![sealed, hash, id],
+    )?;
     Ok(())
 }
 
-pub fn set_secret(conn: &Connection, id: &str, sealed: &[u8], hash: &[u8]) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE integrations SET secret_sealed = ?2, secret_hash = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, sealed, hash])?;
+pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql::Result<()> {
+    conn.execute(
+        "UPDATE integrations SET secret_sealed = $1, secret_hash = $2 WHERE id = $3",
+        params![sealed, hash, id],
+    )?;
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM integrations WHERE id = ?1")?
-        .execute([id])?;
+pub fn delete(conn: &Conn<'_>, id: &str) -> sql::Result<()> {
+    conn.execute("DELETE FROM integrations WHERE id = $1", params![id])?;
     Ok(())
 }
 
 /// Records (or widens/narrows to) what `user_id` granted the integration.
 pub fn upsert_link(
-    conn: &Connection,
+    conn: &Conn<'_>,
     integration_id: &str,
     user_id: &str,
     scopes: &str,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO links (integration_id, user_id, scopes, created_at) VALUES (?1, ?2, ?3, ?4)
+) -> sql::Result<()> {
+    conn.execute(
+        "INSERT INTO links (integration_id, user_id, scopes, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (integration_id, user_id) DO UPDATE SET scopes = excluded.scopes",
-    )?
-    .execute(params![integration_id, user_id, scopes, now])?;
+        params![integration_id, user_id, scopes, now],
+    )?;
     Ok(())
 }
 
 /// A user's links: (integration id, name, granted scopes, linked at).
-pub fn links_of(
-    conn: &Connection,
-    user_id: &str,
-) -> rusqlite::Result<Vec<(String, String, String, i64)>> {
-    let mut stmt = conn.prepare_cached(
+pub fn links_of(conn: &Conn<'_>, user_id: &str) -> sql::Result<Vec<(String, String, String, i64)>> {
+    conn.query_all(
         "SELECT i.id, i.name, l.scopes, l.created_at FROM links l
          JOIN integrations i ON i.id = l.integration_id
-         WHERE l.user_id = ?1 ORDER BY l.created_at",
-    )?;
-    let rows = stmt.query_map([user_id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })?;
-    rows.collect()
+         WHERE l.user_id = $1 ORDER BY l.created_at",
+        params![user_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
 }
 
-pub fn delete_link(
-    conn: &Connection,
-    integration_id: &str,
-    user_id: &str,
-) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached("DELETE FROM links WHERE integration_id = ?1 AND user_id = ?2")?
-        .execute(params![integration_id, user_id])?
-        == 1)
+pub fn delete_link(conn: &Conn<'_>, integration_id: &str, user_id: &str) -> sql::Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM links WHERE integration_id = $1 AND user_id = $2",
+        params![integration_id, user_id],
+    )? == 1)
 }

@@ -5,6 +5,14 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use crate::db::sql::{Conn, Engine};
+
+/// The suffix of a migration's PostgreSQL variant.
+const VARIANT: &str = ".postgres.sql";
+
+/// Taken for the whole migration transaction, so nodes starting together migrate once.
+const MIGRATION_LOCK: i64 = 0x5e7_0001;
+
 #[derive(rust_embed::RustEmbed)]
 #[folder = "migrations/"]
 struct Files;
@@ -40,13 +48,26 @@ pub enum MigrateError {
     BadName(String),
     #[error("reading the migration history: {0}")]
     History(#[from] rusqlite::Error),
+    #[error("migrating the PostgreSQL database: {0}")]
+    Postgres(String),
 }
 
-/// Every embedded migration, ordered by version.
+/// Every embedded migration for SQLite, ordered by version.
 pub fn all() -> Result<Vec<Migration>, MigrateError> {
+    all_for(Engine::Sqlite)
+}
+
+/// Every embedded migration for `engine`, ordered by version: `NNNN_name.sql`, or its
+/// `NNNN_name.postgres.sql` variant on PostgreSQL where the DDL differs.
+pub fn all_for(engine: Engine) -> Result<Vec<Migration>, MigrateError> {
     let mut out = Vec::new();
-    for file in Files::iter().filter(|f| f.ends_with(".sql")) {
-        let stem = file.trim_end_matches(".sql");
+    for file in Files::iter().filter(|f| f.ends_with(".sql") && !f.ends_with(VARIANT)) {
+        let stem = file.trim_end_matches(".sql").to_owned();
+        let variant = format!("{stem}{VARIANT}");
+        let file = match engine {
+            Engine::Postgres if Files::get(&variant).is_some() => variant,
+            _ => file.into_owned(),
+        };
         let (num, name) = stem
             .split_once('_')
             .ok_or_else(|| MigrateError::BadName(file.to_string()))?;
@@ -135,6 +156,61 @@ pub fn apply(conn: &mut Connection) -> Result<Vec<Migration>, MigrateError> {
         applied.push(m);
     }
     Ok(applied)
+}
+
+/// Applies every pending PostgreSQL migration inside the caller's transaction (DDL is
+/// transactional there: a failure leaves nothing behind), under an advisory lock so that
+/// nodes starting at once do not race. Refuses a database migrated by a newer binary.
+pub fn apply_postgres(c: &Conn<'_>) -> Result<Vec<Migration>, MigrateError> {
+    let pg = |e: crate::db::sql::Error| MigrateError::Postgres(e.to_string());
+    c.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        crate::params![MIGRATION_LOCK],
+    )
+    .map_err(pg)?;
+    c.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at BIGINT NOT NULL
+         )",
+    )
+    .map_err(pg)?;
+    let known = all_for(Engine::Postgres)?;
+    let applied: Vec<(i64, String)> = c
+        .query_all(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            crate::params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(pg)?;
+    if let Some((version, name)) = applied
+        .iter()
+        .find(|(v, _)| !known.iter().any(|m| m.version == *v))
+    {
+        return Err(MigrateError::Postgres(format!(
+            "the database was written by a newer set-server (it has migration {version} \
+             \"{name}\", which this binary does not know); run the newer set-server. \
+             Nothing was changed."
+        )));
+    }
+    let mut done = Vec::new();
+    for m in known {
+        if applied.iter().any(|(v, _)| *v == m.version) {
+            continue;
+        }
+        let failed = |e: crate::db::sql::Error| {
+            MigrateError::Postgres(format!("migration {} ({}) failed: {e}", m.version, m.name))
+        };
+        c.batch(&m.sql).map_err(failed)?;
+        c.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            crate::params![m.version, m.name, crate::clock::now()],
+        )
+        .map_err(failed)?;
+        done.push(m);
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -23,10 +23,12 @@ pub mod events;
 pub mod group_commit;
 pub mod integrations;
 pub mod migrate;
+pub mod postgres;
 pub mod refresh;
 pub mod revocations;
 pub mod sessions;
 pub mod signing_keys;
+pub mod sql;
 pub mod token_stats;
 pub mod users;
 
@@ -39,7 +41,9 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rocket::tokio::task;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use sql::{Conn, Engine};
 
 use crate::config::{self, Synchronous};
 use crate::error::ApiError;
@@ -61,6 +65,8 @@ pub enum OpenError {
     Migrate(#[from] migrate::MigrateError),
     #[error("cannot start the database writer thread: {0}")]
     Writer(std::io::Error),
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgError),
 }
 
 /// Connection settings taken from `[database]`.
@@ -72,6 +78,9 @@ pub struct Options {
     pub synchronous: Synchronous,
     /// Batch concurrent [`Db::write`]s into one transaction (see [`group_commit`]).
     pub group_commit: bool,
+    /// PostgreSQL instead of the SQLite file at `path`, when set.
+    pub url: Option<String>,
+    pub pool: usize,
 }
 
 impl From<&config::Database> for Options {
@@ -82,6 +91,8 @@ impl From<&config::Database> for Options {
             readers: c.readers,
             synchronous: c.synchronous,
             group_commit: c.group_commit,
+            url: c.is_postgres().then(|| c.url.expose().trim().to_owned()),
+            pool: c.pool,
         }
     }
 }
@@ -89,7 +100,12 @@ impl From<&config::Database> for Options {
 /// A handle to the database, cheap to clone and shared as Rocket state.
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    inner: Arc<Store>,
+}
+
+enum Store {
+    Sqlite(Inner),
+    Postgres(Box<postgres::PgStore>),
 }
 
 struct Inner {
@@ -131,9 +147,28 @@ fn connect(opts: &Options, flags: OpenFlags) -> Result<Connection, rusqlite::Err
 }
 
 impl Db {
-    /// Opens (creating when absent) the database, refuses one written by a newer binary,
-    /// and applies every pending migration.
+    /// Opens the database named by `opts`: the SQLite file (created when absent) or the
+    /// PostgreSQL server. Refuses a database written by a newer binary, and applies every
+    /// pending migration.
     pub fn open(opts: Options) -> Result<Db, OpenError> {
+        if let Some(url) = &opts.url {
+            let store = postgres::PgStore::open(url, opts.pool)?;
+            let mut failure = None;
+            let migrated = store.write(|c| {
+                migrate::apply_postgres(c).map_err(|e| {
+                    failure = Some(e);
+                    ApiError::internal("the migration failed")
+                })
+            });
+            if let Err(e) = migrated {
+                return Err(failure
+                    .unwrap_or_else(|| migrate::MigrateError::Postgres(e.to_string()))
+                    .into());
+            }
+            return Ok(Db {
+                inner: Arc::new(Store::Postgres(Box::new(store))),
+            });
+        }
         create_data_dir(&opts.path)?;
         let sqlite = |source| OpenError::Sqlite {
             path: opts.path.clone(),
@@ -156,21 +191,49 @@ impl Db {
             false => None,
         };
         Ok(Db {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Store::Sqlite(Inner {
                 opts,
                 writer,
                 readers: Mutex::new(readers),
                 queue,
-            }),
+            })),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.opts.path
+    pub fn engine(&self) -> Engine {
+        match &*self.inner {
+            Store::Sqlite(_) => Engine::Sqlite,
+            Store::Postgres(_) => Engine::Postgres,
+        }
     }
 
-    /// Runs `f` on a pooled read connection (a WAL snapshot that never waits for the
-    /// writer) on a blocking thread.
+    /// The SQLite file; `None` on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &*self.inner {
+            Store::Sqlite(lite) => Some(&lite.opts.path),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    /// Where the data lives, for logs and messages: the file, or the server without its
+    /// password.
+    pub fn describe(&self) -> String {
+        match &*self.inner {
+            Store::Sqlite(lite) => lite.opts.path.display().to_string(),
+            Store::Postgres(pg) => format!("postgres://{}", postgres::describe(pg.config())),
+        }
+    }
+
+    /// The PostgreSQL store, for what only a cluster needs (notifications, locks).
+    pub fn postgres(&self) -> Option<&postgres::PgStore> {
+        match &*self.inner {
+            Store::Postgres(pg) => Some(pg),
+            Store::Sqlite(_) => None,
+        }
+    }
+
+    /// Runs `f` on a pooled read connection (on SQLite, a WAL snapshot that never waits
+    /// for the writer) on a blocking thread.
     ///
     /// Reads are short indexed lookups, and running them in place on the async worker was
     /// measured faster (`benches/load`: the thread hand-off is a large share of a `me`
@@ -180,7 +243,7 @@ impl Db {
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     {
         let inner = self.inner.clone();
         task::spawn_blocking(move || inner.read(f))
@@ -188,9 +251,9 @@ impl Db {
             .map_err(ApiError::internal)?
     }
 
-    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer, off the async
-    /// workers; commits when `f` succeeds and rolls back when it fails, so an error never
-    /// leaves a half-written record. Answers only once the work is committed.
+    /// Runs `f` inside one transaction (on SQLite, `BEGIN IMMEDIATE` on the writer), off
+    /// the async workers; commits when `f` succeeds and rolls back when it fails, so an
+    /// error never leaves a half-written record. Answers only once the work is committed.
     ///
     /// With group commit, `f` shares the transaction with other concurrent writes but runs
     /// inside its own savepoint: its failure undoes only its own work, and a failed commit
@@ -198,9 +261,12 @@ impl Db {
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     {
-        if let Some(queue) = &self.inner.queue {
+        if let Store::Sqlite(Inner {
+            queue: Some(queue), ..
+        }) = &*self.inner
+        {
             return group_commit::submit(queue, f).await;
         }
         let inner = self.inner.clone();
@@ -213,7 +279,7 @@ impl Db {
     /// transaction of its own (never batched), taken on the calling thread.
     pub fn write_blocking<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         self.inner.write(f)
     }
@@ -221,17 +287,32 @@ impl Db {
     /// The blocking form of [`Db::read`].
     pub fn read_blocking<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         self.inner.read(f)
     }
 
+    /// Runs `f` on the SQLite writer connection itself, outside any transaction (online
+    /// backups, `VACUUM`); `None` on PostgreSQL, whose own tools do that work.
+    pub fn with_sqlite_writer<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> Option<T> {
+        match &*self.inner {
+            Store::Sqlite(lite) => {
+                let mut conn = lite.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                Some(f(&mut conn))
+            }
+            Store::Postgres(_) => None,
+        }
+    }
+
     /// Checkpoints the WAL into the main file so a stopped server leaves one tidy file.
     pub fn close(&self) {
-        if let Ok(mut readers) = self.inner.readers.lock() {
+        let Store::Sqlite(lite) = &*self.inner else {
+            return;
+        };
+        if let Ok(mut readers) = lite.readers.lock() {
             readers.clear();
         }
-        if let Ok(w) = self.inner.writer.lock() {
+        if let Ok(w) = lite.writer.lock() {
             if let Err(e) = w.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
                 tracing::warn!("closing the database: {e}");
             }
@@ -239,8 +320,24 @@ impl Db {
     }
 }
 
+impl Store {
+    fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        match self {
+            Store::Sqlite(lite) => lite.read(f),
+            Store::Postgres(pg) => pg.read(f),
+        }
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        match self {
+            Store::Sqlite(lite) => lite.write(f),
+            Store::Postgres(pg) => pg.write(f),
+        }
+    }
+}
+
 impl Inner {
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let pooled = self
             .readers
             .lock()
@@ -252,7 +349,7 @@ impl Inner {
             // pool afterwards only if the pool is below its size.
             None => connect(&self.opts, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
         };
-        let result = f(&conn);
+        let result = f(&Conn::Sqlite(&conn));
         let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < self.opts.readers {
             pool.push(conn);
@@ -260,13 +357,10 @@ impl Inner {
         result
     }
 
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+    fn write<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
+        let value = f(&Conn::Sqlite(&tx))?;
         tx.commit()?;
         Ok(value)
     }

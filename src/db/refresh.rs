@@ -1,7 +1,8 @@
 //! The `refresh_families` and `refresh_tokens` tables: opaque, single-use refresh tokens
 //! grouped by the sign-in they descend from.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::sql::{self, Conn};
+use crate::params;
 
 /// A refresh token joined with its family.
 #[derive(Debug, Clone)]
@@ -25,134 +26,121 @@ pub struct NewFamily<'a> {
     pub now: i64,
 }
 
-pub fn insert_family(conn: &Connection, f: &NewFamily<'_>) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert_family(conn: &Conn<'_>, f: &NewFamily<'_>) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO refresh_families (id, user_id, client_id, integration_id, scope, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        f.id,
-        f.user_id,
-        f.client_id,
-        f.integration_id,
-        f.scope,
-        f.now
-    ])?;
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        params![
+            f.id,
+            f.user_id,
+            f.client_id,
+            f.integration_id,
+            f.scope,
+            f.now
+        ],
+    )?;
     Ok(())
 }
 
 pub fn insert_token(
-    conn: &Connection,
+    conn: &Conn<'_>,
     hash: &str,
     family_id: &str,
     now: i64,
     expires_at: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![hash, family_id, now, expires_at])?;
+         VALUES ($1, $2, $3, $4)",
+        params![hash, family_id, now, expires_at],
+    )?;
     Ok(())
 }
 
-pub fn find(conn: &Connection, hash: &str) -> rusqlite::Result<Option<RefreshRow>> {
-    conn.prepare_cached(
+pub fn find(conn: &Conn<'_>, hash: &str) -> sql::Result<Option<RefreshRow>> {
+    conn.query_opt(
         "SELECT f.id, f.user_id, f.client_id, f.integration_id, f.scope, t.expires_at,
                 t.used_at IS NOT NULL, f.revoked_at IS NOT NULL
          FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-         WHERE t.token_hash = ?1",
-    )?
-    .query_row([hash], |r| {
-        Ok(RefreshRow {
-            family_id: r.get(0)?,
-            user_id: r.get(1)?,
-            client_id: r.get(2)?,
-            integration_id: r.get(3)?,
-            scope: r.get(4)?,
-            expires_at: r.get(5)?,
-            used: r.get(6)?,
-            family_revoked: r.get(7)?,
-        })
-    })
-    .optional()
+         WHERE t.token_hash = $1",
+        params![hash],
+        |r| {
+            Ok(RefreshRow {
+                family_id: r.get(0)?,
+                user_id: r.get(1)?,
+                client_id: r.get(2)?,
+                integration_id: r.get(3)?,
+                scope: r.get(4)?,
+                expires_at: r.get(5)?,
+                used: r.get(6)?,
+                family_revoked: r.get(7)?,
+            })
+        },
+    )
 }
 
 /// Spends the token: true only for the one caller that flips it from unused.
-pub fn mark_used(conn: &Connection, hash: &str, now: i64) -> rusqlite::Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
-        )?
-        .execute(params![hash, now])?
-        == 1)
+pub fn mark_used(conn: &Conn<'_>, hash: &str, now: i64) -> sql::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        params![now, hash],
+    )? == 1)
 }
 
-pub fn revoke_family(conn: &Connection, family_id: &str, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
-    )?
-    .execute(params![family_id, now])?;
+pub fn revoke_family(conn: &Conn<'_>, family_id: &str, now: i64) -> sql::Result<()> {
+    conn.execute(
+        "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2",
+        params![now, family_id],
+    )?;
     Ok(())
 }
 
 /// Revokes every family an integration holds (when the integration is deleted).
 pub fn revoke_integration_families(
-    conn: &Connection,
+    conn: &Conn<'_>,
     integration_id: &str,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE refresh_families SET revoked_at = ?2 WHERE integration_id = ?1 AND revoked_at IS NULL",
-    )?
-    .execute(params![integration_id, now])?;
+) -> sql::Result<()> {
+    conn.execute("UPDATE refresh_families SET revoked_at = $1 WHERE integration_id = $2 AND revoked_at IS NULL", params![now, integration_id])?;
     Ok(())
 }
 
 /// The refresh families the integration holds for the user (to revoke them on unlink).
 pub fn families_of_link(
-    conn: &Connection,
+    conn: &Conn<'_>,
     integration_id: &str,
     user_id: &str,
-) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM refresh_families WHERE integration_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
-    )?;
-    let rows = stmt.query_map(params![integration_id, user_id], |r| r.get(0))?;
-    rows.collect()
+) -> sql::Result<Vec<String>> {
+    conn.query_all("SELECT id FROM refresh_families WHERE integration_id = $1 AND user_id = $2 AND revoked_at IS NULL", params![integration_id, user_id], |r| r.get(0))
 }
 
 /// Users who received tokens per unix day since `since` (user creation or refresh).
-pub fn daily_active(
-    conn: &Connection,
-    client_id: &str,
-    since: i64,
-) -> rusqlite::Result<Vec<(i64, i64)>> {
-    let mut stmt = conn.prepare_cached(
+pub fn daily_active(conn: &Conn<'_>, client_id: &str, since: i64) -> sql::Result<Vec<(i64, i64)>> {
+    conn.query_all(
         "SELECT t.created_at / 86400 AS day, count(DISTINCT f.user_id)
          FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-         WHERE f.client_id = ?1 AND t.created_at >= ?2 GROUP BY day",
-    )?;
-    let rows = stmt.query_map(params![client_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+         WHERE f.client_id = $1 AND t.created_at >= $2 GROUP BY day",
+        params![client_id, since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Deletes up to `limit` families that can never be used again (and, by cascade, their
 /// tokens): every token of theirs has expired, or they were revoked before
 /// `revoked_before`. Returns how many families.
 pub fn delete_dead_families(
-    conn: &Connection,
+    conn: &Conn<'_>,
     now: i64,
     revoked_before: i64,
     limit: usize,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+) -> sql::Result<usize> {
+    conn.execute(
         "DELETE FROM refresh_families WHERE id IN (
              SELECT f.id FROM refresh_families f
-             WHERE f.revoked_at <= ?2
+             WHERE f.revoked_at <= $1
                 OR NOT EXISTS (SELECT 1 FROM refresh_tokens t
-                               WHERE t.family_id = f.id AND t.expires_at > ?1)
-             LIMIT ?3)",
-    )?
-    .execute(params![now, revoked_before, limit as i64])
+                               WHERE t.family_id = f.id AND t.expires_at > $2)
+             LIMIT $3)",
+        params![revoked_before, now, limit as i64],
+    )
 }

@@ -1,35 +1,37 @@
 //! The `revocations` table: the durable side of the in-memory revocation state.
 
-use rusqlite::{params, Connection};
+use crate::db::sql::{self, Conn};
+use crate::params;
 
 pub fn insert(
-    conn: &Connection,
+    conn: &Conn<'_>,
     kind: &str,
     subject: &str,
     now: i64,
     expires_at: i64,
-) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+) -> sql::Result<i64> {
+    conn.query_one(
         "INSERT INTO revocations (kind, subject, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4) RETURNING seq",
-    )?
-    .query_row(params![kind, subject, now, expires_at], |r| r.get(0))
+         VALUES ($1, $2, $3, $4) RETURNING seq",
+        params![kind, subject, now, expires_at],
+        |r| r.get(0),
+    )
 }
 
 /// Every revocation still in force: (seq, kind, subject, expires_at).
-pub fn list_live(conn: &Connection, now: i64) -> rusqlite::Result<Vec<(i64, String, String, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, kind, subject, expires_at FROM revocations WHERE expires_at > ?1 ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    rows.collect()
+pub fn list_live(conn: &Conn<'_>, now: i64) -> sql::Result<Vec<(i64, String, String, i64)>> {
+    conn.query_all(
+        "SELECT seq, kind, subject, expires_at FROM revocations WHERE expires_at > $1 ORDER BY seq",
+        params![now],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
 }
 
 /// Deletes up to `limit` revocations no longer in force. Returns how many.
-pub fn delete_expired(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn delete_expired(conn: &Conn<'_>, now: i64, limit: usize) -> sql::Result<usize> {
+    conn.execute(
         "DELETE FROM revocations WHERE seq IN (
-             SELECT seq FROM revocations WHERE expires_at <= ?1 LIMIT ?2)",
-    )?
-    .execute(params![now, limit as i64])
+             SELECT seq FROM revocations WHERE expires_at <= $1 LIMIT $2)",
+        params![now, limit as i64],
+    )
 }

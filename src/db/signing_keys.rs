@@ -1,7 +1,8 @@
 //! The `signing_keys` table: every SQL statement about token signing keys.
 //! What the columns hold and why is in `migrations/0003_signing_keys.sql`.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::db::sql::{self, Conn, Row};
+use crate::params;
 
 /// One stored key. No `Debug`: even sealed, key bytes have no business in a log.
 #[derive(Clone)]
@@ -27,7 +28,7 @@ pub struct NewSigningKey<'a> {
 
 const COLUMNS: &str = "kid, algorithm, private_key, public_jwk, created_at, retired_at, not_after";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<SigningKeyRow> {
+fn from_row(r: &Row<'_>) -> sql::Result<SigningKeyRow> {
     Ok(SigningKeyRow {
         kid: r.get(0)?,
         algorithm: r.get(1)?,
@@ -41,71 +42,73 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<SigningKeyRow> {
 
 /// Inserts `key` as the current key. Fails on a unique-index violation while another key
 /// is current: retire it first, in the same transaction.
-pub fn insert(conn: &Connection, key: &NewSigningKey<'_>) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert(conn: &Conn<'_>, key: &NewSigningKey<'_>) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        key.kid,
-        key.algorithm,
-        key.sealed_private_key,
-        key.public_jwk,
-        key.created_at
-    ])?;
+         VALUES ($1, $2, $3, $4, $5)",
+        params![
+            key.kid,
+            key.algorithm,
+            key.sealed_private_key,
+            key.public_jwk,
+            key.created_at
+        ],
+    )?;
     Ok(())
 }
 
 /// The current key, if any.
-pub fn find_current(conn: &Connection) -> rusqlite::Result<Option<SigningKeyRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM signing_keys WHERE retired_at IS NULL"
-    ))?
-    .query_row([], from_row)
-    .optional()
+pub fn find_current(conn: &Conn<'_>) -> sql::Result<Option<SigningKeyRow>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM signing_keys WHERE retired_at IS NULL"),
+        params![],
+        from_row,
+    )
 }
 
 /// The current key and every retired key still published at `now` (`not_after > now`):
 /// the current key first, then the most recently retired.
-pub fn list_published(conn: &Connection, now: i64) -> rusqlite::Result<Vec<SigningKeyRow>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM signing_keys
-         WHERE retired_at IS NULL OR not_after > ?1
-         ORDER BY retired_at IS NOT NULL, retired_at DESC, rowid DESC"
-    ))?
-    .query_map([now], from_row)?
-    .collect()
+pub fn list_published(conn: &Conn<'_>, now: i64) -> sql::Result<Vec<SigningKeyRow>> {
+    conn.query_all(
+        &format!(
+            "SELECT {COLUMNS} FROM signing_keys
+         WHERE retired_at IS NULL OR not_after > $1
+         ORDER BY retired_at IS NOT NULL, retired_at DESC, created_at DESC, kid DESC"
+        ),
+        params![now],
+        from_row,
+    )
 }
 
 /// Retires the current key: stamps `retired_at` and `not_after` and erases its private
 /// half. Returns the retired key's kid, or `None` when no key was current.
 pub fn retire_current(
-    conn: &Connection,
+    conn: &Conn<'_>,
     retired_at: i64,
     not_after: i64,
-) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
-        "UPDATE signing_keys SET retired_at = ?1, not_after = ?2, private_key = NULL
+) -> sql::Result<Option<String>> {
+    conn.query_opt(
+        "UPDATE signing_keys SET retired_at = $1, not_after = $2, private_key = NULL
          WHERE retired_at IS NULL RETURNING kid",
-    )?
-    .query_row(params![retired_at, not_after], |r| r.get(0))
-    .optional()
+        params![retired_at, not_after],
+        |r| r.get(0),
+    )
 }
 
 /// Deletes retired keys whose every token has expired (`not_after <= now`).
-pub fn prune_retired(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
-        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND not_after <= ?1",
-    )?
-    .execute([now])
+pub fn prune_retired(conn: &Conn<'_>, now: i64) -> sql::Result<usize> {
+    conn.execute(
+        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND not_after <= $1",
+        params![now],
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn conn() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
+    fn conn() -> rusqlite::Connection {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
         crate::db::migrate::apply(&mut c).unwrap();
         c
     }
@@ -122,7 +125,8 @@ mod tests {
 
     #[test]
     fn one_current_key_at_a_time_and_retired_keys_publish_until_not_after() {
-        let c = conn();
+        let raw = conn();
+        let c = Conn::Sqlite(&raw);
         assert!(find_current(&c).unwrap().is_none());
         assert_eq!(retire_current(&c, 1, 2).unwrap(), None);
         insert(&c, &key("a", 10)).unwrap();
@@ -149,7 +153,8 @@ mod tests {
 
     #[test]
     fn unknown_algorithm_is_refused_by_the_schema() {
-        let c = conn();
+        let raw = conn();
+        let c = Conn::Sqlite(&raw);
         let mut k = key("a", 1);
         k.algorithm = "HS256";
         assert!(insert(&c, &k).is_err());

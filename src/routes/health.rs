@@ -15,7 +15,7 @@ fn healthz() -> Value {
 /// 200 when the database answers a query; 503 `unavailable` otherwise.
 #[get("/readyz")]
 async fn readyz(db: &State<Db>) -> Result<Value, ApiError> {
-    db.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+    db.read(|c| Ok(c.value::<i64>("SELECT 1", crate::params![])?))
         .await
         .map_err(|e| {
             tracing::warn!("readiness check failed: {e}");

@@ -168,15 +168,11 @@ fn view(i: &Integration, linked_users: i64, secret: Option<&str>) -> Value {
 }
 
 /// The one unique column a write here can collide on is the IFTTT service key's hash.
-fn key_taken(e: rusqlite::Error) -> ApiError {
+fn key_taken(e: crate::db::sql::Error) -> ApiError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            ApiError::Conflict(
-                "ifttt_service_key: another integration already uses this key".into(),
-            )
-        }
+        e if e.is_constraint_violation() => ApiError::Conflict(
+            "ifttt_service_key: another integration already uses this key".into(),
+        ),
         other => other.into(),
     }
 }

@@ -83,7 +83,7 @@ fn developer_view(id: &str, email: &str, verified: bool, created_at: i64) -> Val
 /// Queues an email to `to` built by `make(link)` with a fresh single-use token for
 /// `purpose`, in the caller's transaction.
 fn send_link(
-    tx: &rusqlite::Connection,
+    tx: &crate::db::Conn<'_>,
     config: &Config,
     templates: &Templates,
     developer_id: &str,

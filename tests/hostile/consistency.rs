@@ -1,5 +1,7 @@
 //! After a run: SQLite's own checks, and no record written only in part.
 
+use set_server::params;
+
 use crate::world::World;
 
 impl World {
@@ -9,31 +11,23 @@ impl World {
         self.db
             .read_blocking(|c| {
                 let mut problems = Vec::new();
-                let integrity: Vec<String> = c
-                    .prepare("PRAGMA integrity_check")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
+                let integrity: Vec<String> =
+                    c.query_all("PRAGMA integrity_check", params![], |r| r.get(0usize))?;
                 if integrity != ["ok"] {
                     problems.push(format!("integrity_check: {integrity:?}"));
                 }
-                let fk: Vec<String> = c
-                    .prepare("PRAGMA foreign_key_check")?
-                    .query_map([], |r| {
-                        Ok(format!(
-                            "{}: rowid {:?}",
-                            r.get::<_, String>(0)?,
-                            r.get::<_, Option<i64>>(1)?
-                        ))
-                    })?
-                    .collect::<Result<_, _>>()?;
+                let fk: Vec<String> = c.query_all("PRAGMA foreign_key_check", params![], |r| {
+                    Ok(format!(
+                        "{}: rowid {:?}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<i64>>(1)?
+                    ))
+                })?;
                 if !fk.is_empty() {
                     problems.push(format!("foreign_key_check: {fk:?}"));
                 }
                 for (what, sql) in HALF_WRITTEN {
-                    let rows: Vec<String> = c
-                        .prepare(sql)?
-                        .query_map([], |r| r.get(0))?
-                        .collect::<Result<_, _>>()?;
+                    let rows: Vec<String> = c.query_all(sql, params![], |r| r.get(0usize))?;
                     if !rows.is_empty() {
                         problems.push(format!("{what}: {rows:?}"));
                     }
@@ -56,8 +50,7 @@ impl World {
                     "refresh_families",
                     "integrations",
                 ] {
-                    let n: i64 =
-                        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                    let n: i64 = c.value(&format!("SELECT count(*) FROM {t}"), params![])?;
                     out.push((t.to_owned(), n));
                 }
                 Ok(out)
