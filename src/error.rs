@@ -100,11 +100,10 @@ impl From<crate::db::sql::Error> for ApiError {
             }
             E::Postgres(e) => {
                 let class = e.code().map(|c| c.code().get(..2).unwrap_or("").to_owned());
+                let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
                 let unavailable = e.is_closed()
-                    || matches!(
-                        class.as_deref(),
-                        None | Some("08" | "53" | "57" | "58" | "40")
-                    );
+                    || io
+                    || matches!(class.as_deref(), Some("08" | "53" | "57" | "58" | "40"));
                 if unavailable {
                     tracing::error!("database unavailable: {e}");
                     return ApiError::Unavailable(

@@ -88,7 +88,7 @@ fn secs(d: Duration) -> i64 {
 /// Runs `batch` in short transactions until it deletes fewer than [`BATCH`] rows.
 fn drain(
     db: &Db,
-    batch: impl Fn(&Conn<'_>) -> crate::db::sql::Result<usize>,
+    batch: impl Fn(&Conn<'_>) -> crate::db::sql::Result<usize> + Sync,
 ) -> Result<usize, ApiError> {
     let mut total = 0;
     loop {

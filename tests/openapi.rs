@@ -4,6 +4,11 @@
 //! schemathesis found with it (.ci/schemathesis).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// The shared helpers' engine switch: this binary runs on SQLite.
+pub const POSTGRES: bool = false;
+#[allow(dead_code)]
+#[path = "support/postgres.rs"]
+mod postgres;
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;

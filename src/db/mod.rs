@@ -154,10 +154,12 @@ impl Db {
         if let Some(url) = &opts.url {
             let store = postgres::PgStore::open(url, opts.pool)?;
             let mut failure = None;
-            let migrated = store.write(|c| {
-                migrate::apply_postgres(c).map_err(|e| {
-                    failure = Some(e);
-                    ApiError::internal("the migration failed")
+            let migrated = postgres::off_runtime(|| {
+                store.write(|c| {
+                    migrate::apply_postgres(c).map_err(|e| {
+                        failure = Some(e);
+                        ApiError::internal("the migration failed")
+                    })
                 })
             });
             if let Err(e) = migrated {
@@ -277,19 +279,25 @@ impl Db {
 
     /// The blocking form of [`Db::write`], for background jobs and the CLI: always one
     /// transaction of its own (never batched), taken on the calling thread.
-    pub fn write_blocking<T>(
+    pub fn write_blocking<T: Send>(
         &self,
-        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send,
     ) -> Result<T, ApiError> {
-        self.inner.write(f)
+        match &*self.inner {
+            Store::Sqlite(lite) => lite.write(f),
+            Store::Postgres(pg) => postgres::off_runtime(|| pg.write(f)),
+        }
     }
 
     /// The blocking form of [`Db::read`].
-    pub fn read_blocking<T>(
+    pub fn read_blocking<T: Send>(
         &self,
-        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send,
     ) -> Result<T, ApiError> {
-        self.inner.read(f)
+        match &*self.inner {
+            Store::Sqlite(lite) => lite.read(f),
+            Store::Postgres(pg) => postgres::off_runtime(|| pg.read(f)),
+        }
     }
 
     /// Runs `f` on the SQLite writer connection itself, outside any transaction (online

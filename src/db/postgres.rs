@@ -88,9 +88,7 @@ impl PgStore {
             pool,
             config,
         };
-        let _first = store
-            .handle()
-            .block_on(store.pool.get())
+        let _first = off_runtime(|| store.handle().block_on(store.pool.get()))
             .map_err(|e| PgError::Connect {
                 target: describe(&store.config),
                 why: e.to_string(),
@@ -185,6 +183,20 @@ impl Drop for PgStore {
             rt.shutdown_background();
         }
     }
+}
+
+/// Runs `f` where it may block on the store's runtime: in place, or on a thread of its own
+/// when called from inside a runtime (an async test, `App::open` under Rocket), where
+/// blocking on another runtime is refused. Rocket's request path never needs this: its
+/// database work already runs on blocking threads.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 fn unreachable_runtime() -> ! {

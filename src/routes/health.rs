@@ -15,7 +15,7 @@ fn healthz() -> Value {
 /// 200 when the database answers a query; 503 `unavailable` otherwise.
 #[get("/readyz")]
 async fn readyz(db: &State<Db>) -> Result<Value, ApiError> {
-    db.read(|c| Ok(c.value::<i64>("SELECT 1", crate::params![])?))
+    db.read(|c| Ok(c.value::<i64>("SELECT CAST(1 AS BIGINT)", crate::params![])?))
         .await
         .map_err(|e| {
             tracing::warn!("readiness check failed: {e}");

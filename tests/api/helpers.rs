@@ -1,4 +1,5 @@
-//! `TestApp`: the real Rocket from the library over a fresh SQLite file per test.
+//! `TestApp`: the real Rocket from the library over a fresh database per test: a SQLite
+//! file, or a PostgreSQL database when the suite runs as `api_postgres`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,17 +12,24 @@ use tempfile::TempDir;
 
 pub struct TestApp {
     pub client: Client,
+    /// The app's database, for a test to look at what was stored.
+    #[allow(dead_code)]
+    pub db: set_server::db::Db,
     pub dir: TempDir,
     /// The app's token service, to mint tokens a test needs to forge.
     #[allow(dead_code)]
     pub tokens: set_server::auth::tokens::Tokens,
 }
 
-/// The default config with every file under `dir`.
+/// The default config with every file under `dir` (and, on PostgreSQL, a database of
+/// `dir`'s own).
 pub fn config_in(dir: &std::path::Path) -> Config {
     let mut config = Config::load(None).expect("default config loads");
     config.database.path = dir.join("set.db");
     config.email.outbox_dir = dir.join("outbox");
+    if crate::POSTGRES {
+        config.database.url = crate::postgres::database_for(dir).into();
+    }
     config
 }
 
@@ -52,11 +60,13 @@ impl TestApp {
         tweak(&mut config);
         let app = set_server::App::open(config).expect("app opens");
         let tokens = app.tokens.clone();
+        let db = app.db.clone();
         let client = Client::untracked(mount(set_server::build(app)))
             .await
             .expect("rocket ignites");
         TestApp {
             client,
+            db,
             dir,
             tokens,
         }

@@ -1,6 +1,9 @@
 //! API tests: the library's Rocket over a local client and a real SQLite file per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// This binary runs the suite on SQLite; `api_postgres` runs the same files on PostgreSQL.
+pub const POSTGRES: bool = false;
+
 mod accounts;
 mod audit;
 mod errors;
@@ -9,6 +12,8 @@ mod helpers;
 mod integrations;
 mod sdk;
 mod smtp;
+#[path = "../support/postgres.rs"]
+mod postgres;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 mod web;
