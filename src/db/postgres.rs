@@ -88,11 +88,12 @@ impl PgStore {
             pool,
             config,
         };
-        let _first = off_runtime(|| store.handle().block_on(store.pool.get()))
-            .map_err(|e| PgError::Connect {
+        let _first = off_runtime(|| store.handle().block_on(store.pool.get())).map_err(|e| {
+            PgError::Connect {
                 target: describe(&store.config),
                 why: e.to_string(),
-            })?;
+            }
+        })?;
         Ok(store)
     }
 

@@ -71,7 +71,7 @@ pub fn delete_others(
     keep: Option<&str>,
 ) -> sql::Result<usize> {
     conn.execute(
-        "DELETE FROM sessions WHERE developer_id = $1 AND token_hash IS NOT $2",
+        "DELETE FROM sessions WHERE developer_id = $1 AND token_hash IS DISTINCT FROM $2",
         params![developer_id, keep],
     )
 }

@@ -230,12 +230,8 @@ async fn unknown_and_expired_verification_tokens_are_refused() {
     .await;
     let token = app.emails(1).await[0].token("verify-email");
     // A day passes: the link's expiry is now behind us.
-    let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
-    db.execute(
-        "UPDATE email_tokens SET expires_at = expires_at - 86400",
-        [],
-    )
-    .unwrap();
+    app.sql_execute("UPDATE email_tokens SET expires_at = expires_at - 86400")
+        .await;
     let r = app.post("/verify-email", json!({ "token": token })).await;
     assert_eq!(r.status, Status::BadRequest, "expired");
     let session = app.login("late@example.com", PASSWORD).await;
@@ -414,11 +410,7 @@ async fn delete_account_removes_it_and_its_sessions() {
         )
         .await;
     assert_eq!(r.status, Status::Unauthorized);
-    let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
-    let n: i64 = db
-        .query_row("SELECT count(*) FROM developers", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(app.sql_i64("SELECT count(*) FROM developers").await, 0);
 }
 
 #[rocket::async_test]
@@ -530,19 +522,14 @@ async fn login_rehashes_a_password_stored_with_old_parameters() {
         json!({"email": "dev@example.com", "password": PASSWORD}),
     )
     .await;
-    let stored = |dir: &std::path::Path| -> String {
-        rusqlite::Connection::open(dir.join("set.db"))
-            .unwrap()
-            .query_row("SELECT password_hash FROM developers", [], |r| r.get(0))
-            .unwrap()
-    };
-    assert!(stored(app.dir.path()).starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+    let stored = "SELECT password_hash FROM developers";
+    assert!(app.sql_texts(stored).await[0].starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
     let TestApp { client, dir, .. } = app;
     client.terminate().await;
     let app = TestApp::spawn_in(dir, |_| {}, |r| r).await;
     app.login("dev@example.com", PASSWORD).await;
     assert!(
-        stored(app.dir.path()).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        app.sql_texts(stored).await[0].starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "rehashed with the configured OWASP parameters"
     );
     app.login("dev@example.com", PASSWORD).await;

@@ -202,14 +202,12 @@ async fn every_security_event_is_recorded_for_its_developer_only() {
     );
 
     // Never a secret in the table.
-    let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
-    let all: String = db
-        .query_row(
-            "SELECT group_concat(coalesce(actor,'') || coalesce(action,'') || coalesce(target,'') || coalesce(ip,''), '|') FROM audit_events",
-            [],
-            |r| r.get(0),
+    let all = app
+        .sql_texts(
+            "SELECT coalesce(actor,'') || coalesce(action,'') || coalesce(target,'') || coalesce(ip,'') FROM audit_events",
         )
-        .unwrap();
+        .await
+        .join("|");
     for secret in [
         PASSWORD,
         "wrong password!",

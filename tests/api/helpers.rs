@@ -73,6 +73,34 @@ impl TestApp {
     }
 }
 
+/// Direct looks at the stored data, on whichever engine the app runs.
+#[allow(dead_code)]
+impl TestApp {
+    /// Runs a statement without parameters.
+    pub async fn sql_execute(&self, sql: &'static str) {
+        self.db
+            .write(move |c| Ok(c.execute(sql, set_server::params![])?))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The one integer a query returns.
+    pub async fn sql_i64(&self, sql: &'static str) -> i64 {
+        self.db
+            .read(move |c| Ok(c.value::<i64>(sql, set_server::params![])?))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first column of every row a query returns, as text.
+    pub async fn sql_texts(&self, sql: &'static str) -> Vec<String> {
+        self.db
+            .read(move |c| Ok(c.query_all(sql, set_server::params![], |r| r.get(0usize))?))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
 /// An email found in the outbox, decoded.
 #[derive(Debug, Clone)]
 pub struct Mail {

@@ -563,9 +563,9 @@ async fn expired_link_codes_are_refused() {
         )
         .await;
     let code = r.body["code"].as_str().unwrap().to_owned();
-    let db = rusqlite::Connection::open(w.app.dir.path().join("set.db")).unwrap();
-    db.execute("UPDATE link_codes SET expires_at = expires_at - 601", [])
-        .unwrap();
+    w.app
+        .sql_execute("UPDATE link_codes SET expires_at = expires_at - 601")
+        .await;
     let (status, location, _) = submit(
         &w.app,
         &[

@@ -10,10 +10,10 @@ mod errors;
 mod health;
 mod helpers;
 mod integrations;
-mod sdk;
-mod smtp;
 #[path = "../support/postgres.rs"]
 mod postgres;
+mod sdk;
+mod smtp;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 mod web;

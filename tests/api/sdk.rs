@@ -485,10 +485,7 @@ async fn deleting_a_client_disabling_a_user_and_rotating_a_secret_take_effect_at
         app.register(&creds.id, &new_secret).await.status,
         Status::Unauthorized
     );
-    let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
-    let users: i64 = db
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
-        .unwrap();
+    let users = app.sql_i64("SELECT count(*) FROM users").await;
     assert_eq!(users, 0, "users go with their client");
 }
 
@@ -577,14 +574,9 @@ async fn deleting_me_erases_the_user_and_their_events() {
         )
         .await;
     assert_eq!(r.code(), "invalid_grant");
-    let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
-    let n: i64 = db
-        .query_row(
-            "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM events)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let n = app
+        .sql_i64("SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM events)")
+        .await;
     assert_eq!(n, 0);
 }
 
@@ -644,14 +636,8 @@ async fn bad_sdk_input_gets_named_errors_and_writes_nothing() {
             .await;
         assert_eq!(r.status, Status::BadRequest, "{q}");
     }
-    let db = rusqlite::Connection::open(app.dir.path().join("set.db")).unwrap();
-    let (users, events): (i64, i64) = db
-        .query_row(
-            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM events)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let users = app.sql_i64("SELECT count(*) FROM users").await;
+    let events = app.sql_i64("SELECT count(*) FROM events").await;
     assert_eq!((users, events), (1, 0));
 }
 
