@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 /// The shared helpers' engine switch: this binary runs on SQLite.
 pub const POSTGRES: bool = false;
-#[allow(dead_code)]
 #[path = "../support/postgres.rs"]
 mod postgres;
 
