@@ -6,9 +6,9 @@
 
 /// The shared helpers' engine switch: this binary runs on SQLite.
 pub const POSTGRES: bool = false;
+#[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
-#[allow(dead_code)]
 #[path = "support/postgres.rs"]
 mod postgres;
 #[path = "support/process.rs"]
