@@ -115,6 +115,13 @@ pub fn fairing() -> AdHoc {
             let Some(every) = config.backup.interval.every() else {
                 return;
             };
+            if config.database.is_postgres() {
+                tracing::warn!(
+                    "backup.interval is ignored on PostgreSQL: back it up with its own tools \
+                     (pg_dump, or base backups with WAL archiving; see docs/CLUSTER.md)"
+                );
+                return;
+            }
             tracing::info!(
                 "backup: every {} into {}, keeping {}",
                 config.backup.interval,

@@ -9,6 +9,7 @@ pub mod backups;
 pub mod body;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod doctor;
@@ -166,6 +167,7 @@ fn rocket_config(config: &Config) -> rocket::Config {
 /// Builds the Rocket: routes, catchers, state and fairings.
 pub fn build(app: App) -> Rocket<Build> {
     let rocket = rocket::custom(rocket_config(&app.config));
+    let limits = RateLimits::new(&app.config.security, &app.db);
     metrics::attach(rocket, app.metrics, &app.config)
         .mount("/", routes::health::routes())
         .mount("/api/portal", routes::portal_accounts::routes())
@@ -186,6 +188,11 @@ pub fn build(app: App) -> Rocket<Build> {
         .attach(logging::RequestLog)
         .attach(email::fairing())
         .attach(app.keys.reloader())
+        .attach(cluster::fairing(
+            app.db.clone(),
+            app.revocations.clone(),
+            app.keys.clone(),
+        ))
         .attach(backups::fairing())
         .attach(retention::fairing())
         .manage(app.templates)
@@ -199,7 +206,7 @@ pub fn build(app: App) -> Rocket<Build> {
         .attach(app.counter.fairing())
         .manage(app.counter)
         .manage(app.revocations)
-        .manage(RateLimits::new(&app.config.security))
+        .manage(limits)
         .manage(app.config)
 }
 

@@ -32,6 +32,7 @@ pub struct Swept {
     pub auth_codes: usize,
     pub revocations: usize,
     pub refresh_families: usize,
+    pub rate_limits: usize,
 }
 
 impl Swept {
@@ -42,6 +43,7 @@ impl Swept {
             + self.auth_codes
             + self.revocations
             + self.refresh_families
+            + self.rate_limits
     }
 }
 
@@ -50,13 +52,14 @@ impl fmt::Display for Swept {
         write!(
             f,
             "{} sessions, {} email tokens, {} link codes, {} authorization codes, \
-             {} revocations, {} refresh families",
+             {} revocations, {} refresh families, {} rate-limit windows",
             self.sessions,
             self.email_tokens,
             self.link_codes,
             self.auth_codes,
             self.revocations,
-            self.refresh_families
+            self.refresh_families,
+            self.rate_limits
         )
     }
 }
@@ -77,6 +80,10 @@ pub fn sweep(db: &Db, config: &Config, now: i64) -> Result<Swept, ApiError> {
         revocations: drain(db, |c| revocations::delete_expired(c, now, BATCH))?,
         refresh_families: drain(db, |c| {
             refresh::delete_dead_families(c, now, now.saturating_sub(refresh_ttl), BATCH)
+        })?,
+        // Cluster-wide rate-limit windows (PostgreSQL); a day covers every configured period.
+        rate_limits: drain(db, |c| {
+            crate::db::rate_limits::delete_before(c, now.saturating_sub(86_400), BATCH)
         })?,
     })
 }
@@ -119,9 +126,15 @@ pub fn fairing() -> AdHoc {
             tokio::spawn(async move {
                 loop {
                     let (d, c) = (db.clone(), config.clone());
-                    let swept =
-                        tokio::task::spawn_blocking(move || sweep(&d, &c, crate::clock::now()))
-                            .await;
+                    // Once per period for the cluster: other nodes sharing the database
+                    // skip the period one of them already swept.
+                    let swept = tokio::task::spawn_blocking(move || {
+                        if !d.claim_job("retention", every)? {
+                            return Ok(Swept::default());
+                        }
+                        sweep(&d, &c, crate::clock::now())
+                    })
+                    .await;
                     match swept {
                         Ok(Ok(s)) if s.total() > 0 => tracing::info!("retention: deleted {s}"),
                         Ok(Ok(_)) => {}

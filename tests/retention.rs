@@ -112,6 +112,10 @@ fn a_pass_removes_what_expired_and_keeps_the_rest() {
         // Revoked recently: kept until refresh_ttl has passed.
         tx.execute(family, params!["fam_revoked_lately", now - HOUR, now - 60])?;
         tx.execute(token, params!["t_rl", "fam_revoked_lately", now - HOUR, now + HOUR, None::<i64>])?;
+        // Rate-limit windows: one that ended over a day ago goes, the current one stays.
+        let window = "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 3)";
+        tx.execute(window, params!["login:old", now - 2 * 86_400])?;
+        tx.execute(window, params!["login:now", now - 30])?;
         Ok(())
     })
     .unwrap();
@@ -126,6 +130,7 @@ fn a_pass_removes_what_expired_and_keeps_the_rest() {
             auth_codes: 1,
             revocations: 1,
             refresh_families: 2,
+            rate_limits: 1,
         }
     );
     assert_eq!(keys(&db, "SELECT token_hash FROM sessions"), ["s_live"]);

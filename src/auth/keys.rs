@@ -369,6 +369,12 @@ impl KeyRing {
                                 }
                                 let maintained = ring.clone();
                                 let done = rocket::tokio::task::spawn_blocking(move || {
+                                    // One node of a cluster per period: two nodes rotating
+                                    // at once would retire each other's new key.
+                                    let db = &maintained.inner.db;
+                                    if !db.claim_job("key_maintenance", RELOAD_EVERY)? {
+                                        return Ok(None);
+                                    }
                                     maintained.maintain(clock::now())
                                 })
                                 .await;

@@ -4,6 +4,10 @@
 //! who signs in correctly is never slowed: a key that has used up its failures is blocked
 //! until the next one would be allowed, and while blocked its attempts are refused before
 //! any password is hashed (an argon2 flood costs nothing).
+//!
+//! On PostgreSQL, where several nodes sit behind one load balancer, the counts live in
+//! the shared `rate_limits` table instead (fixed windows of the configured period), so an
+//! attacker spreading attempts over the nodes still meets one limit.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,6 +18,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::{Rate, Security};
+use crate::db::{rate_limits, Db};
 use crate::error::ApiError;
 
 /// Entries kept before expired ones are swept.
@@ -30,17 +35,62 @@ fn quota(rate: Rate) -> Quota {
 /// A keyed limiter that refuses with the time until the next request is allowed.
 pub struct Limiter {
     inner: DefaultKeyedRateLimiter<String>,
+    shared: Option<Shared>,
+}
+
+/// The cluster-wide form of a limit: counts in the database, per fixed window.
+struct Shared {
+    db: Db,
+    name: &'static str,
+    rate: Rate,
+}
+
+impl Shared {
+    /// Counts one hit (when `hit`) and returns the window's count and the seconds until
+    /// the window ends.
+    async fn count(&self, key: &str, hit: bool) -> Result<(u32, u64), ApiError> {
+        let per = self.rate.per.as_secs().max(1) as i64;
+        let now = crate::clock::now();
+        let start = now - now.rem_euclid(per);
+        let key = format!("{}:{key}", self.name);
+        let hits = self
+            .db
+            .write(move |c| Ok(rate_limits::count(c, &key, start, hit)?))
+            .await?;
+        let retry_after = (start + per - now).max(1) as u64;
+        Ok((u32::try_from(hits).unwrap_or(u32::MAX), retry_after))
+    }
 }
 
 impl Limiter {
     pub fn new(rate: Rate) -> Limiter {
         Limiter {
             inner: RateLimiter::keyed(quota(rate)),
+            shared: None,
+        }
+    }
+
+    /// The limit counted in `db`, for every node sharing it.
+    fn shared(rate: Rate, db: Db, name: &'static str) -> Limiter {
+        Limiter {
+            shared: Some(Shared { db, name, rate }),
+            ..Limiter::new(rate)
         }
     }
 
     /// Counts one request for `key`; 429 `rate_limited` when over the limit.
-    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+    pub async fn check(&self, key: &str) -> Result<(), ApiError> {
+        if let Some(shared) = &self.shared {
+            let (hits, retry_after) = shared.count(key, true).await?;
+            return match hits > shared.rate.count {
+                true => Err(ApiError::RateLimited { retry_after }),
+                false => Ok(()),
+            };
+        }
+        self.check_local(key)
+    }
+
+    fn check_local(&self, key: &str) -> Result<(), ApiError> {
         if self.inner.len() > SWEEP_AT {
             self.inner.retain_recent();
         }
@@ -68,7 +118,14 @@ impl FailureLimiter {
     }
 
     /// Refuses while `key` is blocked; counts nothing.
-    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+    pub async fn check(&self, key: &str) -> Result<(), ApiError> {
+        if let Some(shared) = &self.counter.shared {
+            let (failures, retry_after) = shared.count(key, false).await?;
+            return match failures > shared.rate.count {
+                true => Err(ApiError::RateLimited { retry_after }),
+                false => Ok(()),
+            };
+        }
         let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
         match blocked.get(key) {
             Some(until) if *until > Instant::now() => Err(ApiError::RateLimited {
@@ -79,8 +136,14 @@ impl FailureLimiter {
     }
 
     /// Counts a failure for `key`, blocking it once its allowance is used up.
-    pub fn failed(&self, key: &str) {
-        if let Err(ApiError::RateLimited { retry_after }) = self.counter.check(key) {
+    pub async fn failed(&self, key: &str) {
+        if let Some(shared) = &self.counter.shared {
+            if let Err(e) = shared.count(key, true).await {
+                tracing::warn!("counting a failed login: {e}");
+            }
+            return;
+        }
+        if let Err(ApiError::RateLimited { retry_after }) = self.counter.check_local(key) {
             let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
             if blocked.len() > SWEEP_AT {
                 let now = Instant::now();
@@ -107,12 +170,26 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    pub fn new(s: &Security) -> RateLimits {
+    /// In-memory limits for a lone SQLite node; limits in the database on PostgreSQL,
+    /// where other nodes share them.
+    pub fn new(s: &Security, db: &Db) -> RateLimits {
+        if db.engine() == crate::db::Engine::Sqlite {
+            return RateLimits {
+                login: FailureLimiter::new(s.login_rate),
+                signup: Limiter::new(s.signup_rate),
+                email: Limiter::new(s.email_rate),
+                email_ip: Limiter::new(s.signup_rate),
+            };
+        }
+        let shared = |rate, name| Limiter::shared(rate, db.clone(), name);
         RateLimits {
-            login: FailureLimiter::new(s.login_rate),
-            signup: Limiter::new(s.signup_rate),
-            email: Limiter::new(s.email_rate),
-            email_ip: Limiter::new(s.signup_rate),
+            login: FailureLimiter {
+                counter: shared(s.login_rate, "login"),
+                blocked: Mutex::new(HashMap::new()),
+            },
+            signup: shared(s.signup_rate, "signup"),
+            email: shared(s.email_rate, "email"),
+            email_ip: shared(s.signup_rate, "email_ip"),
         }
     }
 }
@@ -121,30 +198,30 @@ impl RateLimits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn failures_block_after_the_allowance_and_other_keys_stay_free() {
+    #[rocket::async_test]
+    async fn failures_block_after_the_allowance_and_other_keys_stay_free() {
         let rate = Rate::parse("3/min").unwrap();
         let l = FailureLimiter::new(rate);
         for _ in 0..3 {
-            assert!(l.check("a").is_ok());
-            l.failed("a");
+            assert!(l.check("a").await.is_ok());
+            l.failed("a").await;
         }
-        assert!(l.check("a").is_ok(), "three failures are allowed");
-        l.failed("a");
-        match l.check("a") {
+        assert!(l.check("a").await.is_ok(), "three failures are allowed");
+        l.failed("a").await;
+        match l.check("a").await {
             Err(ApiError::RateLimited { retry_after }) => assert!((1..=20).contains(&retry_after)),
             other => panic!("expected 429, got {other:?}"),
         }
-        assert!(l.check("b").is_ok());
+        assert!(l.check("b").await.is_ok());
     }
 
-    #[test]
-    fn plain_limiter_counts_every_request() {
+    #[rocket::async_test]
+    async fn plain_limiter_counts_every_request() {
         let l = Limiter::new(Rate::parse("2/hour").unwrap());
-        assert!(l.check("x").is_ok());
-        assert!(l.check("x").is_ok());
+        assert!(l.check("x").await.is_ok());
+        assert!(l.check("x").await.is_ok());
         assert!(
-            matches!(l.check("x"), Err(ApiError::RateLimited { retry_after }) if retry_after > 1000)
+            matches!(l.check("x").await, Err(ApiError::RateLimited { retry_after }) if retry_after > 1000)
         );
     }
 }

@@ -9,6 +9,7 @@
 //! the side of refusing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::db::Conn;
@@ -60,6 +61,9 @@ struct State {
 #[derive(Clone, Default)]
 pub struct Revocations {
     state: Arc<RwLock<State>>,
+    /// The newest `revocations.seq` applied to `state`: [`Revocations::catch_up`] reads
+    /// only what came after it.
+    seen: Arc<AtomicI64>,
     /// How long a revocation must outlive its moment: the access-token lifetime and a
     /// minute for clock leeway, after which every token it concerns has expired anyway.
     lifetime: i64,
@@ -68,6 +72,10 @@ pub struct Revocations {
 impl Revocations {
     /// Loads the live clients and the revocations in force.
     pub fn load(conn: &Conn<'_>, access_ttl_secs: u64) -> crate::db::sql::Result<Revocations> {
+        // The high-water mark is read first: a row committed between the two reads is
+        // applied twice, which is harmless, rather than never.
+        let seen =
+            conn.value::<Option<i64>>("SELECT max(seq) FROM revocations", crate::params![])?;
         let mut state = State {
             clients: clients::list_live(conn)?.into_iter().collect(),
             revoked: HashMap::new(),
@@ -79,8 +87,40 @@ impl Revocations {
         }
         Ok(Revocations {
             state: Arc::new(RwLock::new(state)),
+            seen: Arc::new(AtomicI64::new(seen.unwrap_or(0))),
             lifetime: access_ttl_secs as i64 + 60,
         })
+    }
+
+    /// Applies what other nodes changed since the last look: revocations recorded after
+    /// the newest one seen, and the live clients with their secret generations (a client
+    /// created or rotated elsewhere). Returns how many revocations were new.
+    pub fn catch_up(&self, conn: &Conn<'_>) -> crate::db::sql::Result<usize> {
+        let since = self.seen.load(Ordering::Acquire);
+        let rows = revocations::list_since(conn, since)?;
+        let live = clients::list_live(conn)?;
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut newest = since;
+        for (seq, kind, subject, expires_at) in &rows {
+            newest = newest.max(*seq);
+            if let Some(kind) = Kind::parse(kind) {
+                state.revoked.insert((kind, subject.clone()), *expires_at);
+            }
+        }
+        let now = clock::now();
+        // A client deleted here a moment ago may still be in `live` if that read began
+        // before the delete committed: its revocation keeps it out.
+        state.clients = live
+            .into_iter()
+            .filter(|(id, _)| {
+                state
+                    .revoked
+                    .get(&(Kind::Client, id.clone()))
+                    .is_none_or(|until| *until <= now)
+            })
+            .collect();
+        self.seen.fetch_max(newest, Ordering::AcqRel);
+        Ok(rows.len())
     }
 
     /// Why these (signature-checked) claims must be refused, if they must.
@@ -96,6 +136,9 @@ impl Revocations {
         let Some(generation) = state.clients.get(&c.cid) else {
             return Some("the token's client no longer exists");
         };
+        if revoked(Kind::Client, &c.cid) {
+            return Some("the token's client no longer exists");
+        }
         if revoked(Kind::Jti, &c.jti) {
             return Some("the token has been revoked");
         }

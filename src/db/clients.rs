@@ -47,7 +47,9 @@ pub struct NewClient<'a> {
     pub now: i64,
 }
 
+/// Inserts the client; the other nodes learn of it at commit.
 pub fn insert(conn: &Conn<'_>, c: &NewClient<'_>) -> sql::Result<()> {
+    conn.notify_change()?;
     conn.execute(
         "INSERT INTO clients (id, developer_id, name, secret_sealed, secret_hash, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -117,8 +119,10 @@ pub fn rename(conn: &Conn<'_>, id: &str, name: &str) -> sql::Result<()> {
     Ok(())
 }
 
-/// Stores a new secret and bumps the generation; returns the new generation.
+/// Stores a new secret and bumps the generation; returns the new generation. The other
+/// nodes learn of it at commit.
 pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql::Result<u32> {
+    conn.notify_change()?;
     conn.query_one(
         "UPDATE clients SET secret_sealed = $1, secret_hash = $2,
                 secret_generation = secret_generation + 1

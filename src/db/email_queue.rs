@@ -105,6 +105,49 @@ pub fn find_by_id(conn: &Conn<'_>, id: QueuedEmailId) -> Result<Option<QueuedEma
     )
 }
 
+/// Claims up to `limit` messages due at `now_ms`, oldest first, by moving their next
+/// attempt `lease_ms` into the future: whoever claims a message sends it, so several
+/// nodes draining one queue send each message once. On PostgreSQL, rows another node is
+/// claiming at that moment are skipped, not waited for. A node that dies mid-send leaves
+/// its claims to expire, and the message is sent again after `lease_ms` (at least once,
+/// never lost).
+pub fn claim_due(
+    conn: &Conn<'_>,
+    now_ms: i64,
+    limit: usize,
+    lease_ms: i64,
+) -> Result<Vec<QueuedEmail>, sql::Error> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let skip_locked = match conn.engine() {
+        sql::Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+        sql::Engine::Sqlite => "",
+    };
+    let mut claimed = conn.query_all(
+        &format!(
+            "UPDATE email_queue SET next_attempt_at = $1
+             WHERE id IN (SELECT id FROM email_queue
+                          WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL
+                            AND next_attempt_at <= $2
+                          ORDER BY id LIMIT $3 {skip_locked})
+             RETURNING {COLUMNS}"
+        ),
+        params![now_ms.saturating_add(lease_ms), now_ms, limit],
+        QueuedEmail::from_row,
+    )?;
+    claimed.sort_by_key(|q| q.id.0);
+    Ok(claimed)
+}
+
+/// Hands claimed messages that were not attempted (the node is stopping) back to the
+/// queue, due at `now_ms`.
+pub fn release(conn: &Conn<'_>, id: QueuedEmailId, now_ms: i64) -> Result<(), sql::Error> {
+    conn.execute(
+        "UPDATE email_queue SET next_attempt_at = $1 WHERE id = $2 AND sent_at IS NULL",
+        params![now_ms, id.0],
+    )?;
+    Ok(())
+}
+
 /// Pending rows due at `now_ms`, oldest first, at most `limit`.
 pub fn list_due(
     conn: &Conn<'_>,
@@ -157,8 +200,8 @@ pub fn mark_failed(
     conn.execute(
         "UPDATE email_queue
          SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
-             text_body = CASE WHEN $2 IS NULL THEN '' ELSE text_body END,
-             html_body = CASE WHEN $2 IS NULL THEN '' ELSE html_body END
+             text_body = CASE WHEN CAST($2 AS BIGINT) IS NULL THEN '' ELSE text_body END,
+             html_body = CASE WHEN CAST($2 AS BIGINT) IS NULL THEN '' ELSE html_body END
          WHERE id = $3",
         params![error, next_attempt_at, id.0],
     )?;

@@ -22,8 +22,10 @@ pub mod email_tokens;
 pub mod events;
 pub mod group_commit;
 pub mod integrations;
+pub mod job_runs;
 pub mod migrate;
 pub mod postgres;
+pub mod rate_limits;
 pub mod refresh;
 pub mod revocations;
 pub mod sessions;
@@ -115,6 +117,14 @@ struct Inner {
     /// The group-commit writer thread's queue; `None` when `group_commit` is off. The
     /// thread ends when this sender is dropped with the last `Db` handle.
     queue: Option<mpsc::Sender<group_commit::Job>>,
+}
+
+/// This node's name in `job_runs`: host and process, for an operator reading the table.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "node".into());
+    format!("{host}:{}", std::process::id())
 }
 
 /// Creates the folder holding `path` with mode 0700 (only the server's user may read the
@@ -224,6 +234,25 @@ impl Db {
             Store::Sqlite(lite) => lite.opts.path.display().to_string(),
             Store::Postgres(pg) => format!("postgres://{}", postgres::describe(pg.config())),
         }
+    }
+
+    /// Claims this period's run of the background job `job` (see [`job_runs::claim`]):
+    /// false when another node sharing the database already ran it within `every`.
+    /// Always true for a lone SQLite node, whose jobs nobody else runs.
+    pub fn claim_job(&self, job: &str, every: std::time::Duration) -> Result<bool, ApiError> {
+        let (job, node) = (job.to_owned(), node_name());
+        let every = i64::try_from(every.as_secs()).unwrap_or(i64::MAX).max(1);
+        // Claimed a second short of the period, so one node's own schedule, which wakes
+        // slightly late, never misses its turn.
+        self.write_blocking(move |c| {
+            Ok(job_runs::claim(
+                c,
+                &job,
+                &node,
+                crate::clock::now(),
+                every - 1,
+            )?)
+        })
     }
 
     /// The PostgreSQL store, for what only a cluster needs (notifications, locks).

@@ -43,6 +43,7 @@ fn from_row(r: &Row<'_>) -> sql::Result<SigningKeyRow> {
 /// Inserts `key` as the current key. Fails on a unique-index violation while another key
 /// is current: retire it first, in the same transaction.
 pub fn insert(conn: &Conn<'_>, key: &NewSigningKey<'_>) -> sql::Result<()> {
+    conn.notify_change()?;
     conn.execute(
         "INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, created_at)
          VALUES ($1, $2, $3, $4, $5)",

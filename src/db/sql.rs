@@ -17,6 +17,19 @@
 use rocket::tokio::runtime::Handle;
 use tokio_postgres::types::ToSql as PgToSql;
 
+/// The `LISTEN`/`NOTIFY` channel on which nodes announce changes to shared state.
+pub const CHANGES_CHANNEL: &str = "set_changes";
+
+/// Advisory lock keys: one per thing that must happen once at a time across the cluster.
+pub mod locks {
+    /// Revocations are written one transaction at a time, so their `seq` values commit in
+    /// order and a node reading `seq > last` never skips one that commits late.
+    pub const REVOCATIONS: i64 = 0x5e7_0002;
+    pub const KEY_MAINTENANCE: i64 = 0x5e7_0003;
+    pub const RETENTION: i64 = 0x5e7_0004;
+    pub const BACKUP: i64 = 0x5e7_0005;
+}
+
 /// Which engine a [`Conn`] speaks to, for the few statements that differ by dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -56,7 +69,8 @@ pub use crate::params;
 pub enum Error {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
+    /// Shown with the server's own message: tokio-postgres alone says only "db error".
+    #[error("{}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool in time: the database is down or saturated.
     #[error("no database connection available: {0}")]
@@ -67,6 +81,13 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
 
 impl Error {
     /// A UNIQUE or PRIMARY KEY constraint refused the row.
@@ -248,6 +269,45 @@ impl Conn<'_> {
     /// A single value: `SELECT count(*) …` and the like.
     pub fn value<T: Value>(&self, sql: &str, params: &[&dyn Param]) -> Result<T> {
         self.query_one(sql, params, |r| r.get(0usize))
+    }
+
+    /// Tells the other nodes, at commit, that shared state changed (revocations, clients,
+    /// signing keys), so they catch up at once instead of at their next poll. PostgreSQL
+    /// only (`NOTIFY` is transactional: nothing is said if the transaction rolls back);
+    /// a single SQLite node has nobody to tell.
+    pub fn notify_change(&self) -> Result<()> {
+        match self {
+            Conn::Sqlite(_) => Ok(()),
+            Conn::Postgres(_) => {
+                self.execute("SELECT pg_notify($1, '')", crate::params![CHANGES_CHANNEL])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Holds a cluster-wide lock named `key` until this transaction ends (PostgreSQL); a
+    /// no-op on SQLite, whose one writer already serialises every transaction.
+    pub fn lock_for_transaction(&self, key: i64) -> Result<()> {
+        match self {
+            Conn::Sqlite(_) => Ok(()),
+            Conn::Postgres(_) => {
+                self.execute("SELECT pg_advisory_xact_lock($1)", crate::params![key])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the cluster-wide lock `key` for this transaction if nobody holds it: false
+    /// means another node is doing this job right now. Always true on SQLite.
+    pub fn try_lock_for_transaction(&self, key: i64) -> Result<bool> {
+        match self {
+            Conn::Sqlite(_) => Ok(true),
+            Conn::Postgres(_) => self.query_one(
+                "SELECT pg_try_advisory_xact_lock($1)",
+                crate::params![key],
+                |r| r.get(0usize),
+            ),
+        }
     }
 
     /// Several statements without parameters (DDL, `PRAGMA`s).

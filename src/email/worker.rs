@@ -18,6 +18,10 @@ use crate::db::Db;
 /// `last_error` is bounded: a chatty server's reply need not fill the database.
 const MAX_ERROR_CHARS: usize = 500;
 
+/// How long a claimed message is reserved for this node's attempt before another node
+/// may try it (see [`email_queue::claim_due`]): far longer than one SMTP conversation.
+const LEASE_MS: i64 = 120_000;
+
 /// How often finished rows are cleared out.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -57,7 +61,7 @@ async fn deliver_due(db: &Db, sender: &Sender, settings: &WorkerSettings, shutdo
         let now = email_queue::now_ms();
         let limit = settings.batch.max(1);
         let due = db
-            .read(move |c| Ok(email_queue::list_due(c, now, limit)?))
+            .write(move |c| Ok(email_queue::claim_due(c, now, limit, LEASE_MS)?))
             .await;
         let due = match due {
             Ok(due) => due,
@@ -67,12 +71,13 @@ async fn deliver_due(db: &Db, sender: &Sender, settings: &WorkerSettings, shutdo
             }
         };
         let full = due.len() >= limit;
-        for q in due {
+        for (i, q) in due.iter().enumerate() {
             if shutdown.clone().now_or_never().is_some() {
+                release(db, &due[i..]).await;
                 return;
             }
-            let outcome = sender.send(&q).await;
-            if !record(db, settings, &q, outcome).await {
+            let outcome = sender.send(q).await;
+            if !record(db, settings, q, outcome).await {
                 // The database refuses writes: stop here rather than resend the batch.
                 return;
             }
@@ -80,6 +85,24 @@ async fn deliver_due(db: &Db, sender: &Sender, settings: &WorkerSettings, shutdo
         if !full {
             return;
         }
+    }
+}
+
+/// Returns claimed, unattempted messages to the queue so a restart (or another node)
+/// sends them at once rather than after the lease.
+async fn release(db: &Db, rest: &[QueuedEmail]) {
+    let ids: Vec<_> = rest.iter().map(|q| q.id).collect();
+    let now = email_queue::now_ms();
+    let released = db
+        .write(move |tx| {
+            for id in ids {
+                email_queue::release(tx, id, now)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = released {
+        tracing::warn!("returning unsent email to the queue: {e}");
     }
 }
 

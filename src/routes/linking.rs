@@ -387,7 +387,7 @@ async fn authorize_submit(
         return Page::Redirect(to);
     }
     let key = format!("link:{}", ip.key());
-    if limits.login.check(&key).is_err() {
+    if limits.login.check(&key).await.is_err() {
         return error_page(
             Status::TooManyRequests,
             "Too many wrong link codes. Wait a minute, then try again.",
@@ -395,7 +395,7 @@ async fn authorize_submit(
     }
     let typed = form.get("link_code").unwrap_or_default();
     let Some(canonical) = linking::normalize_link_code(typed) else {
-        limits.login.failed(&key);
+        limits.login.failed(&key).await;
         let page = consent_page(
             &integration,
             &req,
@@ -423,7 +423,7 @@ async fn authorize_submit(
     match issued {
         Ok(Ok(to)) => Page::Redirect(to),
         Ok(Err(integration)) => {
-            limits.login.failed(&key);
+            limits.login.failed(&key).await;
             let approved = linking::check(&integration, &req, true);
             match approved {
                 Ok(a) => Page::Html(

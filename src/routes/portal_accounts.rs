@@ -126,7 +126,7 @@ async fn signup(
     templates: &State<Templates>,
     body: Body<Credentials>,
 ) -> Answer {
-    limits.signup.check(&ip.key())?;
+    limits.signup.check(&ip.key()).await?;
     let Credentials { email, password } = body.into_inner();
     let email = validate::email(&email, "email")?;
     Passwords::validate(&password, "password")?;
@@ -134,7 +134,7 @@ async fn signup(
     let hash = passwords.hash(password).await?;
     // An address can be mailed only so often, whoever asks; beyond that the answer is
     // the same but nothing is sent.
-    let may_mail = limits.email.check(&email).is_ok();
+    let may_mail = limits.email.check(&email).await.is_ok();
     let config = config.inner().clone();
     let templates = templates.inner().clone();
     db.write(move |tx| {
@@ -190,8 +190,8 @@ async fn mail_link_if_account(
     purpose: Purpose,
 ) -> Answer {
     let email = validate::email(raw_email, "email")?;
-    limits.email_ip.check(&ip.key())?;
-    limits.email.check(&email)?;
+    limits.email_ip.check(&ip.key()).await?;
+    limits.email.check(&email).await?;
     let (config, templates) = (config.clone(), templates.clone());
     db.write(move |tx| match developers::find_by_email(tx, &email)? {
         Some(d) if purpose == Purpose::ResetPassword || d.email_verified_at.is_none() => {
@@ -243,8 +243,8 @@ async fn login(
     // A malformed address cannot have an account; it is answered like a wrong password.
     let email = validate::email(&email, "email").unwrap_or_default();
     let email_key = format!("email:{email}");
-    limits.login.check(&ip.key())?;
-    limits.login.check(&email_key)?;
+    limits.login.check(&ip.key()).await?;
+    limits.login.check(&email_key).await?;
     let lookup = email.clone();
     let found = db
         .read(move |c| Ok(developers::find_by_email(c, &lookup)?))
@@ -254,8 +254,8 @@ async fn login(
     let developer = match found {
         Some(d) if checked.ok => d,
         other => {
-            limits.login.failed(&ip.key());
-            limits.login.failed(&email_key);
+            limits.login.failed(&ip.key()).await;
+            limits.login.failed(&email_key).await;
             // Recorded for unknown addresses too (as the server's own event), so both
             // cases cost the same write and timing tells nothing.
             let owner = other.map(|d| d.id);
@@ -380,13 +380,13 @@ async fn change_password(
     Passwords::validate(&new_password, "new_password")?;
     let d = session.developer().clone();
     let key = format!("email:{}", d.email);
-    limits.login.check(&key)?;
+    limits.login.check(&key).await?;
     let lookup = d.id.clone();
     let stored = db
         .read(move |c| Ok(developers::find(c, &lookup)?.map(|d| d.password_hash)))
         .await?;
     if !passwords.verify(current_password, stored).await?.ok {
-        limits.login.failed(&key);
+        limits.login.failed(&key).await;
         return Err(ApiError::bad_request("current_password: is not correct"));
     }
     let hash = passwords.hash(new_password).await?;
