@@ -20,6 +20,8 @@ Examples:
   set-server restore /backups/set.db  put a backup in place of the database (server stopped)
   set-server audit --since 7d         security events of the last week
   set-server keys rotate              new token signing key; running servers switch within seconds
+  set-server migrate-data --from data/set.db --to postgres://user:pass@db.internal/set
+                                      move to PostgreSQL (servers stopped, empty target)
   set-server doctor --url https://auth.example.com --client-id cl_… --client-secret cs_…
                                       check a deployment as an SDK would";
 
@@ -61,6 +63,16 @@ pub enum Command {
     /// Check a running deployment as an SDK would: reachability, TLS, metadata, JWKS,
     /// clock, registration, user creation, token verification, refresh, revocation
     Doctor(DoctorArgs),
+    /// Copy a SQLite installation into an empty PostgreSQL database (servers stopped) and
+    /// check the row counts; tokens issued before the move keep working after it
+    MigrateData {
+        /// The SQLite database to copy (opened read-only, never changed)
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The empty PostgreSQL database to fill: postgres://user:password@host:5432/name
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Manage the keys that sign access tokens
     Keys {
         #[command(subcommand)]
@@ -126,6 +138,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keys {
             action: KeysCommand::Rotate,
         } => run_keys_rotate(config),
+        Command::MigrateData { from, to } => {
+            crate::migrate_data::run(&from, &to, &mut std::io::stdout().lock()).map(|_| ())
+        }
         Command::Doctor(_) => Ok(()), // run above, before the config
     };
     match result {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod ids;
 pub mod logging;
 pub mod metrics;
+pub mod migrate_data;
 pub mod openapi;
 pub mod retention;
 pub mod routes;
