@@ -107,18 +107,13 @@ impl Revocations {
                 state.revoked.insert((kind, subject.clone()), *expires_at);
             }
         }
-        let now = clock::now();
-        // A client deleted here a moment ago may still be in `live` if that read began
-        // before the delete committed: its revocation keeps it out.
-        state.clients = live
-            .into_iter()
-            .filter(|(id, _)| {
-                state
-                    .revoked
-                    .get(&(Kind::Client, id.clone()))
-                    .is_none_or(|until| *until <= now)
-            })
-            .collect();
+        // Merged, never replaced: a client this node created a moment ago may be missing
+        // from `live` if that read began before its commit. Generations only grow. A
+        // client deleted anywhere is kept out by its `client` revocation, just applied.
+        for (id, generation) in live {
+            let known = state.clients.entry(id).or_insert(generation);
+            *known = (*known).max(generation);
+        }
         self.seen.fetch_max(newest, Ordering::AcqRel);
         Ok(rows.len())
     }

@@ -76,6 +76,12 @@ impl Server {
         server
     }
 
+    /// The server's process id, to signal it.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
