@@ -126,22 +126,6 @@ fn three_nodes_share_single_use_revocation_and_email() {
     );
     assert!(answers.iter().all(|s| *s == 200 || *s == 400), "{answers:?}");
 
-    // One email per sign-up, though three workers drain the queue.
-    for i in 0..5 {
-        let r = http
-            .post(n[i % 3].url("/api/portal/signup"))
-            .header("X-Requested-With", "set-portal")
-            .json(&json!({"email": format!("mail{i}@example.com"), "password": journey::PASSWORD}))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201);
-    }
-    std::thread::sleep(Duration::from_secs(3));
-    for i in 0..5 {
-        let to = format!("mail{i}@example.com");
-        assert_eq!(mails_to(&outbox, &to), 1, "one email to {to}");
-    }
-
     // A client deleted through node 1: its tokens are refused by nodes 2 and 3 within 1 s.
     let other = new_user(&j);
     within(Duration::from_secs(1), &[&n[1], &n[2]], |node| {
@@ -161,7 +145,7 @@ fn three_nodes_share_single_use_revocation_and_email() {
 
     // Node 3 killed: the others keep serving; a user disabled meanwhile is refused by the
     // restarted node 3 (it loads what it missed).
-    let j2 = Journey::start(&n[1].url(""), &outbox, "dev2@example.com");
+    let j2 = second_client(&j, &n[1]);
     let victim = new_user(&j2);
     let survivor = new_user(&j2);
     process::signal(n[2].pid(), "KILL");
@@ -183,6 +167,76 @@ fn three_nodes_share_single_use_revocation_and_email() {
     assert_eq!(me_status(&http, &n[2], &survivor.access), 200);
     let (status, _) = j2.refresh(&http, &survivor.refresh).unwrap();
     assert_eq!(status, 200);
+
+    // One email per sign-up, though three workers drain the queue. (Last: the journeys
+    // above read the newest verification link in the shared outbox.)
+    for i in 0..5 {
+        let r = http
+            .post(n[i % 3].url("/api/portal/signup"))
+            .header("X-Requested-With", "set-portal")
+            .json(&json!({"email": format!("mail{i}@example.com"), "password": journey::PASSWORD}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    for i in 0..5 {
+        let to = format!("mail{i}@example.com");
+        assert_eq!(mails_to(&outbox, &to), 1, "one email to {to}");
+    }
+}
+
+/// A node whose master key differs from the one that encrypted the stored signing keys
+/// refuses to start, and says which file to copy.
+#[test]
+fn a_node_with_another_master_key_refuses_to_start() {
+    let url = postgres::fresh();
+    let first = tempfile::tempdir().unwrap();
+    let _n1 = node(first.path(), &url);
+    let second = tempfile::tempdir().unwrap();
+    let out = process::command(second.path())
+        .env("SET_DATABASE__URL", &url)
+        .env("SET_SERVER__PORT", process::free_port().to_string())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be decrypted"), "{stderr}");
+    assert!(stderr.contains("same master.key"), "{stderr}");
+}
+
+/// The same developer's second client, created and registered through `node`.
+fn second_client(j: &Journey, node: &Server) -> Journey {
+    let client: serde_json::Value = j
+        .http
+        .post(node.url("/api/portal/clients"))
+        .header("X-Requested-With", "set-portal")
+        .header("Cookie", &j.session)
+        .json(&json!({"name": "Second app"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let registered: serde_json::Value = j
+        .http
+        .post(node.url("/v1/client/register"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    Journey {
+        base: node.url(""),
+        http: j.http.clone(),
+        session: j.session.clone(),
+        client_id: id,
+        client_secret: secret,
+        client_token: registered["access_token"].as_str().unwrap().to_owned(),
+    }
 }
 
 fn super_http() -> Client {

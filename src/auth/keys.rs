@@ -52,7 +52,8 @@ pub enum KeyError {
     Db(#[from] ApiError),
     #[error(
         "the signing key {kid} cannot be decrypted ({source}); start with the master key \
-         that encrypted it"
+         that encrypted it (every node sharing a database needs the same master.key: copy \
+         it from the node that created the database)"
     )]
     Decrypt { kid: String, source: SecretsError },
     #[error("the signing key {kid} is unusable: {problem}")]
