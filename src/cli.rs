@@ -178,6 +178,12 @@ fn serve(config: Config) -> Result<(), String> {
 
 fn run_migrate(config: &Config) -> Result<(), String> {
     let opts: db::Options = (&config.database).into();
+    if opts.url.is_some() {
+        // Opening migrates (under an advisory lock, so running nodes may stay up).
+        let db = db::Db::open(opts).map_err(|e| e.to_string())?;
+        println!("{}: up to date", db.describe());
+        return Ok(());
+    }
     db::create_data_dir(&opts.path).map_err(|e| e.to_string())?;
     let mut conn = rusqlite::Connection::open(&opts.path).map_err(|e| e.to_string())?;
     conn.busy_timeout(opts.busy_timeout)
@@ -195,7 +201,19 @@ fn run_migrate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// `backup` and `restore` copy the SQLite file; PostgreSQL has its own tools.
+fn sqlite_only(config: &Config, command: &str) -> Result<(), String> {
+    match config.database.is_postgres() {
+        true => Err(format!(
+            "{command} works on the SQLite file; with database.url set, use PostgreSQL's \
+             own tools (pg_dump, base backups with WAL archiving; see docs/CLUSTER.md)"
+        )),
+        false => Ok(()),
+    }
+}
+
 fn run_backup(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    sqlite_only(config, "backup")?;
     let pages = backup::run(
         &config.database.path,
         file,
@@ -248,6 +266,7 @@ fn run_audit(config: &Config, since: &str) -> Result<(), String> {
 }
 
 fn run_restore(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    sqlite_only(config, "restore")?;
     let database = &config.database.path;
     let stamp = crate::backups::stamp(crate::clock::now());
     let r = backup::restore(file, database, &stamp).map_err(|e| e.to_string())?;

@@ -91,7 +91,7 @@ impl PgStore {
         let _first = off_runtime(|| store.handle().block_on(store.pool.get())).map_err(|e| {
             PgError::Connect {
                 target: describe(&store.config),
-                why: e.to_string(),
+                why: with_causes(&e),
             }
         })?;
         Ok(store)
@@ -198,6 +198,23 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         Ok(v) => v,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+/// An error and its causes on one line: the pool's own text ("error connecting to
+/// server") does not say whether the port was closed, the password wrong or the database
+/// missing; its sources do.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 fn unreachable_runtime() -> ! {
