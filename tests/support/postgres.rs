@@ -1,6 +1,7 @@
 //! PostgreSQL for the tests that run on both engines: a server, and a database per test.
 //!
-//! `SET_TEST_POSTGRES` (exported by `.ci/postgres start`, which `.ci/run` calls) names the
+//! `TEST_POSTGRES_URL` (exported by `.ci/postgres start`, which `.ci/run` calls; not
+//! `SET_…`, which the server's config would read as a key of its own) names the
 //! server. Without it, the first test starts a throwaway server with `.ci/postgres start`
 //! (loopback only, in a temporary folder) and records it in `target/test-postgres.env`,
 //! so later runs reuse it while it answers. A test that cannot reach PostgreSQL fails with
@@ -14,7 +15,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 const INSTALL: &str = "install it with `apt-get install -y postgresql`, or point \
-                       SET_TEST_POSTGRES at a server (eval \"$(.ci/postgres start)\")";
+                       TEST_POSTGRES_URL at a server (eval \"$(.ci/postgres start)\")";
 
 fn state_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-postgres.env")
@@ -71,7 +72,7 @@ fn start_throwaway() -> String {
 fn url_from_exports(text: &str) -> Option<String> {
     text.lines().find_map(|l| {
         l.trim()
-            .strip_prefix("export SET_TEST_POSTGRES=")
+            .strip_prefix("export TEST_POSTGRES_URL=")
             .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_owned())
     })
 }
@@ -80,9 +81,9 @@ fn url_from_exports(text: &str) -> Option<String> {
 pub fn server() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("SET_TEST_POSTGRES") {
+        if let Ok(url) = std::env::var("TEST_POSTGRES_URL") {
             if !answers(&url) {
-                panic!("SET_TEST_POSTGRES={url} does not answer; {INSTALL}");
+                panic!("TEST_POSTGRES_URL={url} does not answer; {INSTALL}");
             }
             return url;
         }
