@@ -104,6 +104,13 @@ impl From<crate::db::sql::Error> for ApiError {
                 let unavailable = e.is_closed()
                     || io
                     || matches!(class.as_deref(), Some("08" | "53" | "57" | "58" | "40"));
+                // PostgreSQL text cannot hold U+0000, which SQLite stores: a request
+                // carrying one in a path or query value is the client's error.
+                if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+                    return ApiError::BadRequest(
+                        "a value contains the character U+0000, which cannot be stored".into(),
+                    );
+                }
                 if unavailable {
                     tracing::error!("database unavailable: {e}");
                     return ApiError::Unavailable(

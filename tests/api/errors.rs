@@ -170,3 +170,29 @@ async fn body_errors_name_the_problem() {
     let (status, _) = post(r#"{"name":"ok","count":2}"#, ContentType::JSON).await;
     assert_eq!(status, Status::Ok);
 }
+
+/// U+0000 in a path or query value: SQLite stores it, PostgreSQL text cannot; either way
+/// the answer is a JSON 4xx (or a plain result), never a 500.
+#[rocket::async_test]
+async fn a_nul_character_in_a_path_or_query_value_is_never_a_500() {
+    let app = TestApp::spawn().await;
+    let dev = app
+        .verified_developer("dev@example.com", "correct horse battery")
+        .await;
+    let creds = app.new_client(&dev, "App").await;
+    for path in [
+        "/clients/cl_%00x".to_owned(),
+        format!("/clients/{}/users?after=usr_%00", creds.id),
+        format!("/clients/{}/users/usr_%00/disable", creds.id),
+    ] {
+        let method = match path.ends_with("/disable") {
+            true => rocket::http::Method::Post,
+            false => rocket::http::Method::Get,
+        };
+        let r = app.portal(method, &path, None, Some(&dev)).await;
+        assert!(r.status.code < 500, "{path}: {} {}", r.status, r.body);
+        if r.status.code >= 400 {
+            assert!(r.body["error"].is_string(), "{path}: {}", r.body);
+        }
+    }
+}
