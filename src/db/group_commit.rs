@@ -40,6 +40,14 @@ type Answer = Box<dyn FnOnce(Option<&ApiError>) + Send>;
 
 /// Starts the writer thread over `conn`; writes are sent to the returned queue.
 pub fn spawn(conn: Arc<Mutex<Connection>>) -> std::io::Result<mpsc::Sender<Job>> {
+    // A savepoint copies each page it changes that the batch had already changed into a
+    // sub-journal, which SQLite spills to a temporary file past 64 KiB: that was half of
+    // the writer thread's `pwrite`s under `create_user` (`benches/load`). In memory it is
+    // emptied at each `RELEASE`, so it never holds more than one closure's pages.
+    conn.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pragma_update(None, "temp_store", "MEMORY")
+        .map_err(std::io::Error::other)?;
     let (queue, jobs) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("set-db-writer".into())

@@ -266,8 +266,14 @@ async fn token(
                         redirect_uri: redirect_uri.as_deref(),
                         verifier: verifier.as_deref(),
                     };
-                    let outcome =
-                        grants::exchange_code(tx, &revocations, &integration, &code, family, refresh)?;
+                    let outcome = grants::exchange_code(
+                        tx,
+                        &revocations,
+                        &integration,
+                        &code,
+                        family,
+                        refresh,
+                    )?;
                     if let Exchanged::Issued(s) = &outcome {
                         let actor = format!("user:{}", s.user_id());
                         let (cid, iid) = (&integration.client_id, Some(integration.id.as_str()));
