@@ -8,7 +8,6 @@ use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::auth::tokens::{IssuedToken, NewToken, TokenType, Tokens};
 use crate::clock;
-use crate::config::Config;
 use crate::db::{refresh, users};
 use crate::error::ApiError;
 use crate::stats::TokenCounter;
@@ -70,51 +69,97 @@ pub struct Grant<'a> {
     pub scope: &'a str,
 }
 
-fn typ_of(grant: &Grant<'_>) -> TokenType {
-    if grant.integration_id.is_some() {
+fn typ_of(integration_id: Option<&str>) -> TokenType {
+    if integration_id.is_some() {
         TokenType::Integration
     } else {
         TokenType::User
     }
 }
 
-fn new_refresh(tx: &Conn<'_>, config: &Config, family_id: &str) -> Result<String, ApiError> {
-    let token = format!("rt_{}", random_token(32));
-    let now = clock::now();
-    let expires = now + config.tokens.refresh_ttl.secs() as i64;
-    refresh::insert_token(tx, &token_hash(&token), family_id, now, expires)?;
-    Ok(token)
+/// A refresh token made before the transaction: random bytes and hashing are CPU work
+/// that must not run on the single writer thread, which serialises every write.
+pub struct NewRefresh {
+    token: String,
+    hash: String,
+    /// Seconds it lives (`tokens.refresh_ttl`).
+    ttl: i64,
 }
 
-fn access(
-    tokens: &Tokens,
-    counter: &TokenCounter,
-    grant: &Grant<'_>,
-    family: &str,
-) -> Result<IssuedToken, ApiError> {
-    let issued = tokens.issue(&NewToken {
-        typ: typ_of(grant),
-        sub: grant.user_id,
-        cid: grant.client_id,
-        scope: grant.scope,
-        azp: grant.integration_id,
-        gen: None,
-        fam: Some(family),
-    })?;
-    counter.count(grant.client_id);
-    counter.count_type(typ_of(grant));
-    Ok(issued)
+impl NewRefresh {
+    pub fn new(refresh_ttl_secs: u64) -> NewRefresh {
+        let token = format!("rt_{}", random_token(32));
+        NewRefresh {
+            hash: token_hash(&token),
+            token,
+            ttl: i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX),
+        }
+    }
+
+    fn insert(self, tx: &Conn<'_>, family_id: &str) -> Result<String, ApiError> {
+        let now = clock::now();
+        let expires = now.saturating_add(self.ttl);
+        refresh::insert_token(tx, &self.hash, family_id, now, expires)?;
+        Ok(self.token)
+    }
 }
 
-/// Starts a family for `grant` in the caller's transaction.
+/// A session whose rows are written but whose access token is not signed yet: the caller
+/// signs it with [`Unsigned::sign`] once the transaction has committed, off the writer
+/// thread, so no token is ever handed out for a session that was rolled back.
+pub struct Unsigned {
+    user_id: String,
+    client_id: String,
+    integration_id: Option<String>,
+    scope: String,
+    family: String,
+    refresh_token: String,
+}
+
+impl Unsigned {
+    fn new(grant: &Grant<'_>, family: String, refresh_token: String) -> Unsigned {
+        Unsigned {
+            user_id: grant.user_id.to_owned(),
+            client_id: grant.client_id.to_owned(),
+            integration_id: grant.integration_id.map(str::to_owned),
+            scope: grant.scope.to_owned(),
+            family,
+            refresh_token,
+        }
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// Signs the access token; call only after the session's transaction committed.
+    pub fn sign(self, tokens: &Tokens, counter: &TokenCounter) -> Result<Session, ApiError> {
+        let typ = typ_of(self.integration_id.as_deref());
+        let access = tokens.issue(&NewToken {
+            typ,
+            sub: &self.user_id,
+            cid: &self.client_id,
+            scope: &self.scope,
+            azp: self.integration_id.as_deref(),
+            gen: None,
+            fam: Some(&self.family),
+        })?;
+        counter.count(&self.client_id);
+        counter.count_type(typ);
+        Ok(Session {
+            access,
+            refresh_token: self.refresh_token,
+        })
+    }
+}
+
+/// Starts family `family` (a new `fam_` id) for `grant` in the caller's transaction.
 pub fn start(
     tx: &Conn<'_>,
-    tokens: &Tokens,
-    counter: &TokenCounter,
-    config: &Config,
     grant: &Grant<'_>,
-) -> Result<Session, ApiError> {
-    let family = crate::ids::new_id("fam");
+    family: String,
+    refresh: NewRefresh,
+) -> Result<Unsigned, ApiError> {
     refresh::insert_family(
         tx,
         &refresh::NewFamily {
@@ -126,17 +171,13 @@ pub fn start(
             now: clock::now(),
         },
     )?;
-    let refresh_token = new_refresh(tx, config, &family)?;
-    let access = access(tokens, counter, grant, &family)?;
-    Ok(Session {
-        access,
-        refresh_token,
-    })
+    let refresh_token = refresh.insert(tx, &family)?;
+    Ok(Unsigned::new(grant, family, refresh_token))
 }
 
 /// How a refresh attempt ended. `Reused` must still be committed: it revoked a family.
 pub enum Refreshed {
-    Rotated(Box<Session>),
+    Rotated(Box<Unsigned>),
     Refused(&'static str),
     Reused,
 }
@@ -158,20 +199,18 @@ pub struct Presenter<'a> {
     pub integration_id: Option<&'a str>,
 }
 
-/// Rotates `presented` in the caller's transaction. A token held by an integration must be
-/// presented with that integration's credentials, and only by it.
+/// Rotates the refresh token whose [`token_hash`] is `hash` in the caller's transaction,
+/// replacing it with `next`. A token held by an integration must be presented with that
+/// integration's credentials, and only by it.
 pub fn rotate(
     tx: &Conn<'_>,
-    tokens: &Tokens,
-    counter: &TokenCounter,
     revocations: &Revocations,
-    config: &Config,
-    presented: &str,
+    hash: &str,
     by: Presenter<'_>,
+    next: NewRefresh,
 ) -> Result<Refreshed, ApiError> {
-    let hash = token_hash(presented);
     let now = clock::now();
-    let Some(row) = refresh::find(tx, &hash)? else {
+    let Some(row) = refresh::find(tx, hash)? else {
         return Ok(Refreshed::Refused("the refresh token is unknown"));
     };
     if row.integration_id.as_deref() != by.integration_id
@@ -184,7 +223,7 @@ pub fn rotate(
     if row.family_revoked {
         return Ok(Refreshed::Refused("the refresh token has been revoked"));
     }
-    if row.used || !refresh::mark_used(tx, &hash, now)? {
+    if row.used || !refresh::mark_used(tx, hash, now)? {
         // A spent token presented again: someone holds a copy. End the whole family,
         // including the newer tokens descended from it.
         refresh::revoke_family(tx, &row.family_id, now)?;
@@ -208,40 +247,46 @@ pub fn rotate(
         integration_id: row.integration_id.as_deref(),
         scope: &row.scope,
     };
-    let refresh_token = new_refresh(tx, config, &row.family_id)?;
-    let access = access(tokens, counter, &grant, &row.family_id)?;
-    Ok(Refreshed::Rotated(Box::new(Session {
-        access,
-        refresh_token,
-    })))
+    let refresh_token = next.insert(tx, &row.family_id)?;
+    let unsigned = Unsigned::new(&grant, row.family_id.clone(), refresh_token);
+    Ok(Refreshed::Rotated(Box::new(unsigned)))
 }
 
 /// How a code exchange ended. `Reused` must still be committed: it revoked a family.
 pub enum Exchanged {
-    Issued(Box<Session>),
+    Issued(Box<Unsigned>),
     Refused(&'static str),
     Reused,
+}
+
+/// What a code exchange presents: the code's [`token_hash`], the `redirect_uri` and the
+/// PKCE `code_verifier` when sent.
+pub struct CodeRequest<'a> {
+    pub hash: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub verifier: Option<&'a str>,
 }
 
 /// Exchanges an authorization code for `integration` (RFC 6749 §4.1.3, RFC 7636 §4.6) in
 /// the caller's transaction: single use, bound to the integration and the redirect URI,
 /// PKCE-checked when a challenge was sent. A second use revokes what the first issued.
-#[allow(clippy::too_many_arguments)]
+/// The session starts as family `family` with refresh token `refresh`.
 pub fn exchange_code(
     tx: &Conn<'_>,
-    tokens: &Tokens,
-    counter: &TokenCounter,
     revocations: &Revocations,
-    config: &Config,
     integration: &crate::db::integrations::Integration,
-    code: &str,
-    redirect_uri: Option<&str>,
-    verifier: Option<&str>,
+    code: &CodeRequest<'_>,
+    family: String,
+    refresh: NewRefresh,
 ) -> Result<Exchanged, ApiError> {
     use crate::db::{codes, integrations};
-    let hash = token_hash(code);
+    let CodeRequest {
+        hash,
+        redirect_uri,
+        verifier,
+    } = *code;
     let now = clock::now();
-    let Some(row) = codes::find_auth_code(tx, &hash)? else {
+    let Some(row) = codes::find_auth_code(tx, hash)? else {
         return Ok(Exchanged::Refused("the authorization code is unknown"));
     };
     if row.integration_id != integration.id {
@@ -249,7 +294,7 @@ pub fn exchange_code(
             "the authorization code was issued to another client",
         ));
     }
-    if row.used || !codes::use_auth_code(tx, &hash, now)? {
+    if row.used || !codes::use_auth_code(tx, hash, now)? {
         if let Some(family) = &row.family_id {
             refresh::revoke_family(tx, family, now)?;
             revocations.revoke(tx, Kind::Family, family)?;
@@ -294,9 +339,7 @@ pub fn exchange_code(
         integration_id: Some(&integration.id),
         scope: &row.scope,
     };
-    let session = start(tx, tokens, counter, config, &grant)?;
-    if let Some(family) = session.access.claims.fam.as_deref() {
-        codes::set_auth_code_family(tx, &hash, family)?;
-    }
+    let session = start(tx, &grant, family, refresh)?;
+    codes::set_auth_code_family(tx, hash, &session.family)?;
     Ok(Exchanged::Issued(Box::new(session)))
 }

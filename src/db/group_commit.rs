@@ -25,6 +25,9 @@ use crate::error::ApiError;
 /// Most closures in one transaction: bounds how long the writer lock is held at once.
 pub const MAX_BATCH: usize = 256;
 
+/// WAL pages after which a commit checkpoints (SQLite's default is 1,000).
+pub const CHECKPOINT_PAGES: i64 = 10_000;
+
 /// A queued write: runs its closure in the batch's transaction and says how it went.
 pub type Job = Box<dyn FnOnce(&Transaction<'_>) -> Ran + Send>;
 
@@ -41,6 +44,21 @@ type Answer = Box<dyn FnOnce(Option<&ApiError>) + Send>;
 
 /// Starts the writer thread over `conn`; writes are sent to the returned queue.
 pub fn spawn(conn: Arc<Mutex<Connection>>) -> std::io::Result<mpsc::Sender<Job>> {
+    {
+        let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+        // A savepoint copies each page it changes that the batch had already changed into
+        // a sub-journal, which SQLite spills to a temporary file past 64 KiB: that was half
+        // of the writer thread's `pwrite`s under `create_user` (`benches/load`). In memory
+        // it is emptied at each `RELEASE`, so it never holds more than one closure's pages.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(std::io::Error::other)?;
+        // SQLite checkpoints on this thread, inside a commit, every time the WAL passes
+        // this many pages: at the default 1,000 that was every few batches, each copying
+        // pages that the next batches change again. Fewer, larger checkpoints copy each
+        // hot page once (the WAL grows to about 40 MB between them).
+        conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)
+            .map_err(std::io::Error::other)?;
+    }
     let (queue, jobs) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("set-db-writer".into())

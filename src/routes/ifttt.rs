@@ -11,7 +11,7 @@ use rocket::serde::json::{json, Value};
 use rocket::{get, post, routes, Route, State};
 
 use crate::auth::client_auth;
-use crate::auth::grants::{self, Grant};
+use crate::auth::grants::{self, Grant, NewRefresh};
 use crate::auth::guards::{Authenticated, Scope};
 use crate::auth::secrets::Secrets;
 use crate::auth::tokens::{TokenType, Tokens};
@@ -116,12 +116,9 @@ async fn test_setup(
     config: &State<Config>,
 ) -> Answer {
     let ServiceKey(integration) = key?;
-    let (tokens, counter, config) = (
-        tokens.inner().clone(),
-        counter.inner().clone(),
-        config.inner().clone(),
-    );
-    let session = db
+    let family = crate::ids::new_id("fam");
+    let refresh = NewRefresh::new(config.tokens.refresh_ttl.secs());
+    let unsigned = db
         .write(move |tx| {
             let user = format!(
                 "usr_ifttt_test_{}",
@@ -156,9 +153,10 @@ async fn test_setup(
                 integration_id: Some(&integration.id),
                 scope: &integration.scopes,
             };
-            grants::start(tx, &tokens, &counter, &config, &grant)
+            grants::start(tx, &grant, family, refresh)
         })
         .await?;
+    let session = unsigned.sign(tokens, counter)?;
     Ok(json!({
         "data": {
             "accessToken": session.access.access_token,

@@ -13,7 +13,9 @@ use crate::audit;
 use crate::auth::client_auth;
 use crate::auth::client_auth::Caller;
 use crate::auth::client_ip::ClientIp;
-use crate::auth::grants::{self, invalid_grant, Exchanged, Presenter, Refreshed, CLIENT_SCOPE};
+use crate::auth::grants::{
+    self, invalid_grant, CodeRequest, Exchanged, NewRefresh, Presenter, Refreshed, CLIENT_SCOPE,
+};
 use crate::auth::header::{parse_basic_credentials, ClientCredentials};
 use crate::auth::revocation::{Kind, Revocations};
 use crate::auth::secrets::{token_hash, SecretString, Secrets};
@@ -217,26 +219,24 @@ async fn token(
                 ),
                 None => (None, None),
             };
-            let (tokens, counter, revocations, config) = (
-                tokens.inner().clone(),
-                counter.inner().clone(),
-                revocations.inner().clone(),
-                config.inner().clone(),
-            );
+            let hash = token_hash(&presented);
+            let next = NewRefresh::new(config.tokens.refresh_ttl.secs());
+            let revocations = revocations.inner().clone();
             let outcome = db
                 .write(move |tx| {
                     let by = Presenter {
                         client_id: client_id.as_deref(),
                         integration_id: integration_id.as_deref(),
                     };
-                    grants::rotate(tx, &tokens, &counter, &revocations, &config, &presented, by)
+                    grants::rotate(tx, &revocations, &hash, by, next)
                 })
                 .await?;
             match outcome {
-                Refreshed::Rotated(s) => Ok(NoStore(
-                    Status::Ok,
-                    grants::token_body(&s.access, Some(&s.refresh_token)),
-                )),
+                Refreshed::Rotated(s) => {
+                    let s = s.sign(tokens, counter)?;
+                    let body = grants::token_body(&s.access, Some(&s.refresh_token));
+                    Ok(NoStore(Status::Ok, body))
+                }
                 Refreshed::Refused(why) => Err(invalid_grant(why)),
                 Refreshed::Reused => Err(invalid_grant(
                     "the refresh token was already used; every token of its sign-in is now revoked",
@@ -253,30 +253,29 @@ async fn token(
                     "authorization codes are exchanged with an integration's credentials",
                 ));
             };
-            let code = params.require("code")?.to_owned();
+            let hash = token_hash(params.require("code")?);
             let redirect_uri = params.get("redirect_uri").map(str::to_owned);
             let verifier = params.get("code_verifier").map(str::to_owned);
-            let (tokens, counter, revocations, config) = (
-                tokens.inner().clone(),
-                counter.inner().clone(),
-                revocations.inner().clone(),
-                config.inner().clone(),
-            );
+            let family = crate::ids::new_id("fam");
+            let refresh = NewRefresh::new(config.tokens.refresh_ttl.secs());
+            let revocations = revocations.inner().clone();
             let outcome = db
                 .write(move |tx| {
+                    let code = CodeRequest {
+                        hash: &hash,
+                        redirect_uri: redirect_uri.as_deref(),
+                        verifier: verifier.as_deref(),
+                    };
                     let outcome = grants::exchange_code(
                         tx,
-                        &tokens,
-                        &counter,
                         &revocations,
-                        &config,
                         &integration,
                         &code,
-                        redirect_uri.as_deref(),
-                        verifier.as_deref(),
+                        family,
+                        refresh,
                     )?;
                     if let Exchanged::Issued(s) = &outcome {
-                        let actor = format!("user:{}", s.access.claims.sub);
+                        let actor = format!("user:{}", s.user_id());
                         let (cid, iid) = (&integration.client_id, Some(integration.id.as_str()));
                         audit::in_client(tx, cid, &actor, "integration.linked", iid, &ip)?;
                     }
@@ -284,10 +283,11 @@ async fn token(
                 })
                 .await?;
             match outcome {
-                Exchanged::Issued(s) => Ok(NoStore(
-                    Status::Ok,
-                    grants::token_body(&s.access, Some(&s.refresh_token)),
-                )),
+                Exchanged::Issued(s) => {
+                    let s = s.sign(tokens, counter)?;
+                    let body = grants::token_body(&s.access, Some(&s.refresh_token));
+                    Ok(NoStore(Status::Ok, body))
+                }
                 Exchanged::Refused(why) => Err(invalid_grant(why)),
                 Exchanged::Reused => Err(invalid_grant(
                     "the authorization code was already used; the tokens it issued are revoked",

@@ -8,7 +8,7 @@ use rocket::{post, routes, Route, State};
 use serde::Deserialize;
 
 use crate::auth::client_auth;
-use crate::auth::grants::{self, Grant, USER_SCOPE};
+use crate::auth::grants::{self, Grant, NewRefresh, USER_SCOPE};
 use crate::auth::guards::{Authenticated, Scope};
 use crate::auth::header::{parse_basic_credentials, ClientCredentials};
 use crate::auth::secrets::Secrets;
@@ -115,27 +115,32 @@ async fn create_user(
     }
     let metadata = metadata_text(body.0.unwrap_or_default().metadata)?;
     let client_id = auth.claims().cid.clone();
-    let (tokens, counter, config) = (
-        tokens.inner().clone(),
-        counter.inner().clone(),
-        config.inner().clone(),
-    );
-    let (user, session) = db
+    let id = crate::ids::new_id("usr");
+    let family = crate::ids::new_id("fam");
+    let refresh = NewRefresh::new(config.tokens.refresh_ttl.secs());
+    let (user, unsigned) = db
         .write(move |tx| {
-            let id = crate::ids::new_id("usr");
-            users::insert(tx, &id, &client_id, &metadata, clock::now())?;
+            let now = clock::now();
+            users::insert(tx, &id, &client_id, &metadata, now)?;
             let grant = Grant {
                 user_id: &id,
                 client_id: &client_id,
                 integration_id: None,
                 scope: USER_SCOPE,
             };
-            let session = grants::start(tx, &tokens, &counter, &config, &grant)?;
-            let user = users::find(tx, &client_id, &id)?
-                .ok_or_else(|| ApiError::internal("the new user vanished"))?;
-            Ok((user, session))
+            let unsigned = grants::start(tx, &grant, family, refresh)?;
+            // The row as just inserted: reading it back would only cost the writer time.
+            let user = users::User {
+                id,
+                client_id,
+                metadata,
+                disabled: false,
+                created_at: now,
+            };
+            Ok((user, unsigned))
         })
         .await?;
+    let session = unsigned.sign(tokens, counter)?;
     let mut body = grants::token_body(&session.access, Some(&session.refresh_token));
     body["user"] = user_view(&user);
     Ok(NoStore(Status::Created, body))
