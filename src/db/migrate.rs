@@ -168,8 +168,10 @@ pub fn apply_postgres(c: &Conn<'_>) -> Result<Vec<Migration>, MigrateError> {
         crate::params![MIGRATION_LOCK],
     )
     .map_err(pg)?;
+    // `IF NOT EXISTS` on an existing table is a NOTICE that every node would log at start.
     c.batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS schema_migrations (
              version    BIGINT PRIMARY KEY,
              name       TEXT NOT NULL,
              applied_at BIGINT NOT NULL
