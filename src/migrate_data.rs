@@ -327,44 +327,10 @@ fn open_target(to: &str) -> Result<Db, String> {
             format!("--to is not a valid PostgreSQL URL: {why}")
         }
         db::OpenError::Postgres(db::postgres::PgError::Connect { target, why }) => {
-            let why = connect_failure(to).unwrap_or(why);
             format!("cannot connect to the target PostgreSQL at {target}: {why}")
         }
         other => format!("the target database: {other}"),
     })
-}
-
-/// Why a connection to `url` fails, with the cause the pool's message leaves out
-/// ("connection refused", "password authentication failed", "database … does not
-/// exist"). tokio-postgres's text never repeats the URL, so it is safe to show.
-fn connect_failure(url: &str) -> Option<String> {
-    let rt = rocket::tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    let attempt = rt.block_on(async {
-        rocket::tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_postgres::connect(url, tokio_postgres::NoTls),
-        )
-        .await
-    });
-    let e = match attempt {
-        Ok(Ok(_)) => return None,
-        Ok(Err(e)) => e,
-        Err(_) => return Some("no answer within 10 s".into()),
-    };
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = c.source();
-    }
-    Some(text)
 }
 
 /// Every table of the source (but its migration history), its columns, foreign keys,
