@@ -9,22 +9,30 @@
 //! (`database.group_commit = false`) for comparison. Any failed request is counted and
 //! makes the run exit non-zero: a benchmark that silently measures errors is worthless.
 //!
+//! With `--postgres URL` (or `BENCH_POSTGRES_URL`: not `SET_*`, which the server would
+//! read as a config key and refuse), every scenario runs again after the SQLite runs, on
+//! a server over PostgreSQL (`database.url`) in a database created for the run on that
+//! PostgreSQL server and dropped at the end; the report gains a second table.
+//!
 //! Options: `--quick`, `--seconds N` (default 10), `--concurrency N` (default 32),
-//! `--only a,b` (scenario names), `--no-compare` (skip the one-commit-per-request runs).
+//! `--only a,b` (scenario names), `--no-compare` (skip the one-commit-per-request runs),
+//! `--postgres URL` (a PostgreSQL server to run on as well, e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`: any database there to connect to).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixtures;
+mod postgres;
 mod report;
 mod scenarios;
 mod server;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use report::{Comparison, Report, Row};
 use scenarios::{Measured, Scenario};
-use server::Server;
+use server::{Server, Store};
 
 struct Options {
     seconds: f64,
@@ -32,6 +40,8 @@ struct Options {
     only: Option<Vec<Scenario>>,
     compare: bool,
     quick: bool,
+    /// A PostgreSQL server to run every scenario on as well.
+    postgres: Option<String>,
 }
 
 fn options() -> Options {
@@ -41,6 +51,9 @@ fn options() -> Options {
         only: None,
         compare: true,
         quick: false,
+        postgres: std::env::var("BENCH_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty()),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -68,10 +81,11 @@ fn options() -> Options {
                 )
             }
             "--no-compare" => o.compare = false,
+            "--postgres" => o.postgres = Some(value("--postgres")),
             // `cargo bench` passes `--bench` to every harness-less benchmark.
             "--bench" => {}
             "--help" | "-h" => {
-                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare]");
+                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare] [--postgres URL]");
                 std::process::exit(0);
             }
             other => panic!("unknown option {other}; try --help"),
@@ -81,6 +95,13 @@ fn options() -> Options {
         o.concurrency > 0 && o.seconds > 0.0,
         "concurrency and seconds must be positive"
     );
+    if let Some(url) = &o.postgres {
+        assert!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "--postgres needs a postgres:// URL, got {}",
+            postgres::redact(url)
+        );
+    }
     o
 }
 
@@ -93,12 +114,13 @@ fn http(concurrency: usize) -> reqwest::Client {
 }
 
 /// Runs each scenario on `server` and pairs the measurement with the server's CPU time
-/// and peak RSS during it.
+/// and peak RSS during it; `engine` and `tag` label the progress lines.
 async fn measure(
     server: &Server,
     fx: &Arc<fixtures::Fixture>,
     list: &[Scenario],
     o: &Options,
+    engine: &str,
     tag: &str,
 ) -> Vec<(Measured, f64, f64)> {
     let client = http(o.concurrency);
@@ -106,7 +128,7 @@ async fn measure(
     for &s in list {
         server.reset_peak();
         let cpu = server.cpu_seconds();
-        let label = format!("{}{tag} ×{}", s.name(), o.concurrency);
+        let label = format!("{engine} {}{tag} ×{}", s.name(), o.concurrency);
         let m = scenarios::run(
             &client,
             fx.clone(),
@@ -137,47 +159,54 @@ fn machine() -> String {
     format!("{cores} cores ({model}), shared by the server and the load generator")
 }
 
-async fn bench(o: Options) -> i32 {
-    let bin = server::binary();
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let list: Vec<Scenario> = o.only.clone().unwrap_or_else(|| scenarios::ALL.to_vec());
-    let users = o.concurrency;
-    let events = 50;
+/// Events made per user by the fixtures.
+const EVENTS: usize = 50;
 
-    // Start once to create the database, then time a start on the existing database.
-    let data = tmp.path().join("grouped");
-    let (first, _) = Server::start(&bin, &data, true);
+/// One engine's main runs.
+struct Run {
+    measured: Vec<(Measured, f64, f64)>,
+    start_time: Duration,
+    idle_rss: f64,
+}
+
+/// Starts the server once to create the database, then again (timed) on the existing
+/// database, makes the fixtures (one user per worker) and measures every scenario of `list`.
+async fn run_on(
+    bin: &Path,
+    data: &Path,
+    store: &Store,
+    engine: &str,
+    list: &[Scenario],
+    o: &Options,
+) -> Run {
+    let (first, _) = Server::start(bin, data, store);
     first.stop();
-    let (server, start_time) = Server::start(&bin, &data, true);
+    let (server, start_time) = Server::start(bin, data, store);
     let idle_rss = server.memory_kib("VmRSS") as f64 / 1024.0;
     eprintln!(
-        "set-server {} healthy {:.0} ms after spawn, {:.1} MiB RSS idle; making fixtures",
+        "set-server {} on {engine} healthy {:.0} ms after spawn, {:.1} MiB RSS idle; making fixtures",
         bin.display(),
         start_time.as_secs_f64() * 1000.0,
         idle_rss
     );
-    let client = http(o.concurrency);
-    let fx =
-        Arc::new(fixtures::create(&client, &server.base(), &server.outbox(), users, events).await);
-    let grouped = measure(&server, &fx, &list, &o, "").await;
+    let fx = fixture(&server, o).await;
+    let measured = measure(&server, &fx, list, o, engine, "").await;
     server.stop();
-
-    let writes: Vec<Scenario> = scenarios::WRITES
-        .into_iter()
-        .filter(|s| list.contains(s))
-        .collect();
-    let mut single = Vec::new();
-    if o.compare && !writes.is_empty() {
-        let (server, _) = Server::start(&bin, &tmp.path().join("single"), false);
-        eprintln!("one commit per request (database.group_commit = false); making fixtures");
-        let fx = Arc::new(
-            fixtures::create(&client, &server.base(), &server.outbox(), users, events).await,
-        );
-        single = measure(&server, &fx, &writes, &o, " (1 commit/req)").await;
-        server.stop();
+    Run {
+        measured,
+        start_time,
+        idle_rss,
     }
+}
 
-    let rows: Vec<Row> = grouped
+async fn fixture(server: &Server, o: &Options) -> Arc<fixtures::Fixture> {
+    let client = http(o.concurrency);
+    let (base, outbox) = (server.base(), server.outbox());
+    Arc::new(fixtures::create(&client, &base, &outbox, o.concurrency, EVENTS).await)
+}
+
+fn table_rows(measured: &[(Measured, f64, f64)]) -> Vec<Row> {
+    measured
         .iter()
         .map(|(m, cpu, rss)| Row {
             name: m.scenario.name().to_owned(),
@@ -189,7 +218,72 @@ async fn bench(o: Options) -> i32 {
             cpu_pct: *cpu,
             peak_rss_mib: *rss,
         })
+        .collect()
+}
+
+async fn bench(o: Options) -> i32 {
+    let bin = server::binary();
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let list: Vec<Scenario> = o.only.clone().unwrap_or_else(|| scenarios::ALL.to_vec());
+
+    let sqlite = run_on(
+        &bin,
+        &tmp.path().join("grouped"),
+        &Store::Sqlite { group_commit: true },
+        "sqlite",
+        &list,
+        &o,
+    )
+    .await;
+    let Run {
+        measured: grouped,
+        start_time,
+        idle_rss,
+    } = sqlite;
+
+    let writes: Vec<Scenario> = scenarios::WRITES
+        .into_iter()
+        .filter(|s| list.contains(s))
         .collect();
+    let mut single = Vec::new();
+    if o.compare && !writes.is_empty() {
+        let single_commit = Store::Sqlite {
+            group_commit: false,
+        };
+        let (server, _) = Server::start(&bin, &tmp.path().join("single"), &single_commit);
+        eprintln!("one commit per request (database.group_commit = false); making fixtures");
+        let fx = fixture(&server, &o).await;
+        single = measure(&server, &fx, &writes, &o, "sqlite", " (1 commit/req)").await;
+        server.stop();
+    }
+
+    // PostgreSQL after all SQLite runs, so the SQLite figures are measured as before. The
+    // database is dropped when `db` goes, the server stopped by then (or on a panic).
+    let mut pg: Option<(Run, String)> = None;
+    if let Some(admin) = &o.postgres {
+        let db = tokio::task::block_in_place(|| postgres::Database::create(admin));
+        eprintln!(
+            "PostgreSQL: created the database {} ({})",
+            postgres::redact(&db.url),
+            db.settings
+        );
+        let store = Store::Postgres {
+            url: db.url.clone(),
+        };
+        let run = run_on(
+            &bin,
+            &tmp.path().join("postgres"),
+            &store,
+            "postgres",
+            &list,
+            &o,
+        )
+        .await;
+        pg = Some((run, db.settings.clone()));
+        tokio::task::block_in_place(|| drop(db));
+    }
+
+    let rows = table_rows(&grouped);
     let comparisons: Vec<Comparison> = single
         .iter()
         .filter_map(|(s, _, _)| {
@@ -220,15 +314,25 @@ async fn bench(o: Options) -> i32 {
         "code_exchange counts one account link as one request: `POST /v1/me/authorize` then the `authorization_code` exchange".into(),
         "mixed: 35 % me, 25 % event_write, 15 % event_read, 10 % introspect, 9 % refresh, 4 % register, 2 % create_user".into(),
     ];
-    let failures: Vec<&Measured> = grouped
+    if let Some((run, settings)) = &pg {
+        notes.push(format!(
+            "PostgreSQL table: {settings}, a database created for the run; `database.pool` at its default; \
+             server CPU and RSS are set-server's alone, PostgreSQL's own processes not counted; start to a healthy /healthz on an existing database: {:.0} ms; RSS idle after start: {:.1} MiB",
+            run.start_time.as_secs_f64() * 1000.0,
+            run.idle_rss
+        ));
+    }
+    let pg_measured = pg.as_ref().map_or(&[][..], |(run, _)| &run.measured[..]);
+    let failures: Vec<(&str, &Measured)> = grouped
         .iter()
         .chain(single.iter())
-        .map(|(m, _, _)| m)
-        .filter(|m| m.errors > 0)
+        .map(|(m, _, _)| ("", m))
+        .chain(pg_measured.iter().map(|(m, _, _)| ("PostgreSQL: ", m)))
+        .filter(|(_, m)| m.errors > 0)
         .collect();
-    for m in &failures {
+    for (engine, m) in &failures {
         notes.push(format!(
-            "{} had {} failed requests, e.g. {}",
+            "{engine}{} had {} failed requests, e.g. {}",
             m.scenario.name(),
             m.errors,
             m.samples.join(" | ")
@@ -238,6 +342,7 @@ async fn bench(o: Options) -> i32 {
         title: format!("Set Server load benchmark, {}", date()),
         rows,
         comparisons,
+        postgres: table_rows(pg_measured),
         notes,
     };
     let text = report.markdown();

@@ -31,46 +31,47 @@ pub struct Comparison {
 
 pub struct Report {
     pub title: String,
+    /// SQLite, the default engine: the first table.
     pub rows: Vec<Row>,
     pub comparisons: Vec<Comparison>,
+    /// The same scenarios on PostgreSQL (`--postgres`); empty when not run.
+    pub postgres: Vec<Row>,
     pub notes: Vec<String>,
 }
 
-impl Report {
-    fn baseline(&self) -> Option<f64> {
-        self.rows
-            .iter()
-            .find(|r| r.name == "baseline")
-            .map(|r| r.rate)
+/// The main table's columns, "vs baseline" against the `baseline` row of the same rows.
+fn table(out: &mut String, rows: &[Row]) {
+    out.push_str(
+        "| scenario | req/s | p50 ms | p99 ms | requests | errors | server CPU | peak RSS MiB | vs baseline |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let base = rows.iter().find(|r| r.name == "baseline").map(|r| r.rate);
+    for r in rows {
+        let ratio = base
+            .filter(|b| *b > 0.0)
+            .map(|b| format!("{:.0} %", 100.0 * r.rate / b))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0} % | {:.1} | {} |",
+            r.name,
+            r.rate,
+            r.p50_ms,
+            r.p99_ms,
+            r.requests,
+            r.errors,
+            r.cpu_pct,
+            r.peak_rss_mib,
+            ratio
+        );
     }
+}
 
+impl Report {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}\n", self.title);
-        out.push_str(
-            "| scenario | req/s | p50 ms | p99 ms | requests | errors | server CPU | peak RSS MiB | vs baseline |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        let base = self.baseline();
-        for r in &self.rows {
-            let ratio = base
-                .filter(|b| *b > 0.0)
-                .map(|b| format!("{:.0} %", 100.0 * r.rate / b))
-                .unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                out,
-                "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.0} % | {:.1} | {} |",
-                r.name,
-                r.rate,
-                r.p50_ms,
-                r.p99_ms,
-                r.requests,
-                r.errors,
-                r.cpu_pct,
-                r.peak_rss_mib,
-                ratio
-            );
-        }
+        table(&mut out, &self.rows);
         if !self.comparisons.is_empty() {
             out.push_str(
                 "\nGroup commit against one commit per request (`database.group_commit = false`), \
@@ -91,6 +92,13 @@ impl Report {
                 );
             }
         }
+        if !self.postgres.is_empty() {
+            out.push_str(
+                "\nPostgreSQL (`database.url`; a fresh database, the same scenarios and fixtures; \
+                 group commit is SQLite's, so no comparison):\n\n",
+            );
+            table(&mut out, &self.postgres);
+        }
         if !self.notes.is_empty() {
             out.push('\n');
             for n in &self.notes {
@@ -100,7 +108,8 @@ impl Report {
         out
     }
 
-    /// Horizontal bars of req/s per scenario (and the one-commit-per-request runs).
+    /// Horizontal bars of req/s per scenario (then the one-commit-per-request runs and
+    /// the PostgreSQL runs).
     pub fn svg(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         let mut bars: Vec<(String, f64, RGBColor)> = self
             .rows
@@ -112,6 +121,13 @@ impl Report {
                 format!("{} (1 commit/req)", c.name),
                 c.single,
                 RGBColor(0xc0, 0x56, 0x21),
+            ));
+        }
+        for r in &self.postgres {
+            bars.push((
+                format!("{} (PostgreSQL)", r.name),
+                r.rate,
+                RGBColor(0x2f, 0x85, 0x5a),
             ));
         }
         let max = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.18;

@@ -272,7 +272,7 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let secs = start.elapsed().as_secs_f64();
                 eprint!(
-                    "\r  {label:<34} {:>5.1}/{:.0} s {:>9.0} req/s  errors {:<6}",
+                    "\r  {label:<42} {:>5.1}/{:.0} s {:>9.0} req/s  errors {:<6}",
                     secs.min(duration.as_secs_f64()),
                     duration.as_secs_f64(),
                     done.load(Ordering::Relaxed) as f64 / secs,
@@ -300,7 +300,7 @@ pub async fn run(
         latency,
     };
     eprintln!(
-        "\r  {label:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:<6}",
+        "\r  {label:<42} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {:<6}",
         m.rate(),
         m.percentile_ms(0.5),
         m.percentile_ms(0.99),

@@ -64,6 +64,16 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Where the server keeps its data.
+pub enum Store {
+    /// SQLite in `<data>/db/set.db`, with or without group commit.
+    Sqlite { group_commit: bool },
+    /// PostgreSQL at this URL (`database.url`; `database.path` left unset, as the config
+    /// refuses both): the outbox stays in `<data>/db`, the master key is made in the
+    /// default data directory, `<data>/data` (an explicit key file must already exist).
+    Postgres { url: String },
+}
+
 /// A running `set-server`; SIGTERM on drop.
 pub struct Server {
     child: Child,
@@ -74,19 +84,25 @@ pub struct Server {
 impl Server {
     /// Starts the binary on the data directory `data` (created when absent) and waits for
     /// `/healthz`; returns the server and the time from spawn to the first 200.
-    pub fn start(bin: &Path, data: &Path, group_commit: bool) -> (Server, Duration) {
+    pub fn start(bin: &Path, data: &Path, store: &Store) -> (Server, Duration) {
         std::fs::create_dir_all(data).expect("data directory");
         let port = free_port();
         let log = std::fs::File::create(data.join("server.log")).expect("server log");
-        let started = Instant::now();
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .current_dir(data)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("SET_SERVER__PORT", port.to_string())
-            .env("SET_SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("SET_DATABASE__PATH", data.join("db/set.db"))
-            .env("SET_DATABASE__GROUP_COMMIT", group_commit.to_string())
+            .env("SET_SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"));
+        match store {
+            Store::Sqlite { group_commit } => command
+                .env("SET_DATABASE__PATH", data.join("db/set.db"))
+                .env("SET_DATABASE__GROUP_COMMIT", group_commit.to_string()),
+            Store::Postgres { url } => command.env("SET_DATABASE__URL", url),
+        };
+        let started = Instant::now();
+        let child = command
             .env("SET_EMAIL__OUTBOX_DIR", data.join("db/outbox"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
