@@ -56,7 +56,11 @@ fn me_status(http: &Client, node: &Server, access: &str) -> u16 {
         .unwrap();
     let status = r.status().as_u16();
     if status != 200 {
-        eprintln!("GET /v1/me on :{}: {status} {}", node.port, r.text().unwrap_or_default());
+        eprintln!(
+            "GET /v1/me on :{}: {status} {}",
+            node.port,
+            r.text().unwrap_or_default()
+        );
     }
     status
 }
@@ -103,8 +107,11 @@ fn three_nodes_share_single_use_revocation_and_email() {
         let handles: Vec<_> = n
             .iter()
             .map(|node| {
-                let (barrier, refresh, url) =
-                    (barrier.clone(), user.refresh.clone(), node.url("/oauth/token"));
+                let (barrier, refresh, url) = (
+                    barrier.clone(),
+                    user.refresh.clone(),
+                    node.url("/oauth/token"),
+                );
                 s.spawn(move || {
                     let http = super_http();
                     barrier.wait();
@@ -124,7 +131,10 @@ fn three_nodes_share_single_use_revocation_and_email() {
         1,
         "exactly one node rotates the token: {answers:?}"
     );
-    assert!(answers.iter().all(|s| *s == 200 || *s == 400), "{answers:?}");
+    assert!(
+        answers.iter().all(|s| *s == 200 || *s == 400),
+        "{answers:?}"
+    );
 
     // A client deleted through node 1: its tokens are refused by nodes 2 and 3 within 1 s.
     let other = new_user(&j);

@@ -194,10 +194,7 @@ impl Conn<'_> {
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize> {
         debug_check(sql, params.len());
         match self {
-            Conn::Sqlite(c) => {
-                let values: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
-                Ok(c.prepare_cached(sql)?.execute(values.as_slice())?)
-            }
+            Conn::Sqlite(c) => Ok(c.prepare_cached(sql)?.execute(sqlite_params(params))?),
             Conn::Postgres(pg) => {
                 let n = pg.rt.block_on(pg.execute(sql, params))?;
                 Ok(usize::try_from(n).unwrap_or(usize::MAX))
@@ -215,9 +212,8 @@ impl Conn<'_> {
         debug_check(sql, params.len());
         match self {
             Conn::Sqlite(c) => {
-                let values: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
                 let mut stmt = c.prepare_cached(sql)?;
-                let mut rows = stmt.query(values.as_slice())?;
+                let mut rows = stmt.query(sqlite_params(params))?;
                 let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
                     out.push(f(&Row::Sqlite(r))?);
@@ -241,9 +237,8 @@ impl Conn<'_> {
         debug_check(sql, params.len());
         match self {
             Conn::Sqlite(c) => {
-                let values: Vec<&dyn rusqlite::ToSql> = params.iter().map(|p| p.sqlite()).collect();
                 let mut stmt = c.prepare_cached(sql)?;
-                let mut rows = stmt.query(values.as_slice())?;
+                let mut rows = stmt.query(sqlite_params(params))?;
                 match rows.next()? {
                     Some(r) => Ok(Some(f(&Row::Sqlite(r))?)),
                     None => Ok(None),
@@ -317,6 +312,11 @@ impl Conn<'_> {
             Conn::Postgres(pg) => Ok(pg.rt.block_on(pg.client.batch_execute(sql))?),
         }
     }
+}
+
+/// The values as rusqlite binds them, without collecting them first.
+fn sqlite_params<'p>(params: &'p [&'p dyn Param]) -> impl rusqlite::Params + 'p {
+    rusqlite::params_from_iter(params.iter().map(|p| p.sqlite()))
 }
 
 /// Debug builds refuse a statement whose `$N` placeholders are not numbered 1, 2, 3 … in
