@@ -189,6 +189,13 @@ fn three_nodes_share_single_use_revocation_and_email() {
             .unwrap();
         assert_eq!(r.status(), 201);
     }
+    let all_sent = Instant::now() + Duration::from_secs(15);
+    while (0..5).any(|i| mails_to(&outbox, &format!("mail{i}@example.com")) == 0) {
+        assert!(Instant::now() < all_sent, "every sign-up's email is sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Time for a second node to send a copy, were the claim not exclusive: every worker
+    // polls the queue at least this often.
     std::thread::sleep(Duration::from_secs(3));
     for i in 0..5 {
         let to = format!("mail{i}@example.com");
