@@ -303,11 +303,15 @@ async fn prepare(db: &Db, req: &AuthzRequest) -> Result<(Integration, Approved),
     let found = db
         .read(move |c| Ok(integrations::find(c, &id)?))
         .await
-        .map_err(|_| {
-            error_page(
+        .map_err(|e| match e {
+            // A value the database cannot hold (U+0000 on PostgreSQL) names no integration.
+            ApiError::BadRequest(_) => {
+                error_page(Status::BadRequest, &AuthzError::UnknownClient.description())
+            }
+            _ => error_page(
                 Status::InternalServerError,
                 "the server could not read the integration",
-            )
+            ),
         })?;
     let Some(integration) = found else {
         return Err(error_page(

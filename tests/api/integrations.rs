@@ -808,3 +808,23 @@ async fn ifttt_service_endpoints() {
     assert_eq!(r.status, Status::NotFound);
     assert!(r.body["errors"][0]["message"].is_string());
 }
+
+/// A `client_id` holding U+0000 names no integration: the same 400 page on both engines
+/// (PostgreSQL cannot even look such a value up), never a 500.
+#[rocket::async_test]
+async fn an_authorization_request_for_a_nul_client_id_is_a_400_page() {
+    let w = world().await;
+    let (status, location, body) = submit(
+        &w.app,
+        &[
+            ("response_type", "code"),
+            ("client_id", "int_\u{0}"),
+            ("redirect_uri", REDIRECT),
+            ("decision", "approve"),
+        ],
+    )
+    .await;
+    assert_eq!(status, Status::BadRequest, "{body}");
+    assert_eq!(location, None, "never redirected");
+    assert!(body.contains("This link can't be used"), "{body}");
+}
