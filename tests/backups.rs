@@ -11,7 +11,7 @@ mod process;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use journey::Journey;
 use process::Server;
@@ -55,17 +55,6 @@ fn backup_holding(backups: &Path, user_id: &str, to: &Path) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn me(j: &Journey, access: &str) -> (u16, Value) {
-    let r = j
-        .http
-        .get(j.url("/v1/me"))
-        .bearer_auth(access)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
 }
 
 fn restore(dir: &Path, file: &Path) -> (bool, String) {
@@ -128,7 +117,7 @@ fn a_scheduled_backup_restores_into_a_database_that_serves_the_same_tokens() {
         "{text}"
     );
     assert!(has_user(&dir.path().join("data/set.db"), &after.id));
-    assert_eq!(me(&j, &after.access).0, 200);
+    assert_eq!(j.me(&after.access).0, 200);
 
     assert!(server.terminate().success());
     let (ok, text) = restore(dir.path(), &chosen);
@@ -138,12 +127,12 @@ fn a_scheduled_backup_restores_into_a_database_that_serves_the_same_tokens() {
     assert!(!dir.path().join("data/set.db-wal").exists());
 
     let _server = Server::start_on(dir.path(), port, &env);
-    let (status, body) = me(&j, &before.access);
+    let (status, body) = j.me(&before.access);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], before.id.as_str());
     assert_eq!(body["metadata"]["n"], "before");
     // What came after the backup is gone.
-    assert_ne!(me(&j, &after.access).0, 200);
+    assert_ne!(j.me(&after.access).0, 200);
     let (status, _) = j.refresh(&j.http, &before.refresh).unwrap();
     assert_eq!(status, 200);
 }

@@ -61,17 +61,6 @@ fn postgres_count(url: &str, table: &str) -> i64 {
     postgres::execute(url, &format!("SELECT 1 FROM {table}")).unwrap() as i64
 }
 
-fn me(j: &Journey, access: &str) -> (u16, Value) {
-    let r = j
-        .http
-        .get(j.url("/v1/me"))
-        .bearer_auth(access)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
 fn event_id(body: &Value) -> i64 {
     body["id"].as_str().unwrap().parse().unwrap()
 }
@@ -172,19 +161,19 @@ fn a_populated_sqlite_installation_moves_to_postgres_and_its_tokens_keep_working
     // now on PostgreSQL.
     let _server = Server::start_on(dir.path(), port, &[("SET_DATABASE__URL", &pg)]);
 
-    let (status, body) = me(&j, &alice.access);
+    let (status, body) = j.me(&alice.access);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], alice.id.as_str());
     assert_eq!(body["metadata"]["n"], "alice");
-    assert_eq!(me(&j, &bob.access).0, 200);
+    assert_eq!(j.me(&bob.access).0, 200);
     // Revocations came along: Carol's token stays refused.
-    assert_eq!(me(&j, &carol.access).0, 401);
+    assert_eq!(j.me(&carol.access).0, 401);
 
     // Refresh tokens issued before the move refresh; a spent one is still spent.
     let (status, body) = j.refresh(&j.http, &alice.refresh).unwrap();
     assert_eq!(status, 200, "{body}");
     let alice_now = body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(me(&j, &alice_now).0, 200);
+    assert_eq!(j.me(&alice_now).0, 200);
     let (status, body) = j.refresh(&j.http, &bob_refresh).unwrap();
     assert_eq!(status, 200, "{body}");
     let (status, _) = j.refresh(&j.http, &bob.refresh).unwrap();

@@ -164,6 +164,18 @@ impl Journey {
         Ok((status, r.json().unwrap_or(Value::Null)))
     }
 
+    /// `GET /v1/me` with `access`: the status and the JSON body (null when none).
+    pub fn me(&self, access: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url("/v1/me"))
+            .bearer_auth(access)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
     pub fn refresh(&self, http: &Client, refresh: &str) -> reqwest::Result<(u16, Value)> {
         let r = http
             .post(self.url("/oauth/token"))
