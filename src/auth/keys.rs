@@ -8,11 +8,11 @@
 //! one; the retired key stays for verification and in JWKS until every token it can have
 //! signed has expired (`not_after`).
 //!
-//! How a running server notices a rotation: a background task re-reads the (tiny) list of
-//! published keys every [`RELOAD_EVERY`] and rebuilds the ring only when it changed. A
-//! token with an unknown `kid` does *not* trigger a reload: anyone can send such tokens,
-//! and they must not buy database reads. The cost is that for up to [`RELOAD_EVERY`] after
-//! a rotation this server still signs with the old key, which is harmless: the old key
+//! How a running server notices a rotation: `cluster::catch_up` re-reads the (tiny) list
+//! of published keys every 500 ms (and at once on a PostgreSQL notification) and rebuilds
+//! the ring only when it changed. A token with an unknown `kid` does *not* trigger a
+//! reload: anyone can send such tokens, and they must not buy database reads. The cost is
+//! that for up to that poll after a rotation this server still signs with the old key, which is harmless: the old key
 //! stays valid for verification until `not_after`, whose margin ([`RETIREMENT_GRACE`])
 //! covers that delay and the clock leeway.
 //!
@@ -38,11 +38,12 @@ use crate::db::signing_keys::{self, NewSigningKey, SigningKeyRow};
 use crate::db::Db;
 use crate::error::ApiError;
 
-/// How often a running server looks for a rotation made by another process.
+/// How often a running server rotates and prunes keys when they are due (once per period
+/// for a cluster); well above the 500 ms in which it notices another process's rotation.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// Seconds a retired key stays published beyond the access-token lifetime: covers the
-/// [`RELOAD_EVERY`] delay before every server stops signing with it, and clock leeway.
+/// delay before every server stops signing with it (a 500 ms poll), and clock leeway.
 pub const RETIREMENT_GRACE: i64 = 60;
 
 /// Why keys could not be created, loaded or rotated.
@@ -351,7 +352,8 @@ impl KeyRing {
         Ok(true)
     }
 
-    /// A fairing that, once the server is up, reloads every [`RELOAD_EVERY`] until shutdown.
+    /// A fairing that, once the server is up, rotates and prunes keys when due, checked
+    /// every [`RELOAD_EVERY`] until shutdown.
     pub fn reloader(&self) -> AdHoc {
         let ring = self.clone();
         AdHoc::on_liftoff("signing key reload", move |rocket| {
@@ -365,9 +367,7 @@ impl KeyRing {
                         rocket::tokio::select! {
                             _ = &mut shutdown => break,
                             _ = tick.tick() => {
-                                if let Err(e) = ring.reload().await {
-                                    tracing::warn!("reloading signing keys: {e}");
-                                }
+                                // Reloading is `cluster::catch_up`'s, every 500 ms.
                                 let maintained = ring.clone();
                                 let done = rocket::tokio::task::spawn_blocking(move || {
                                     // One node of a cluster per period: two nodes rotating
