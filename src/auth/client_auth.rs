@@ -6,11 +6,13 @@
 //! argon2 on every registration would let anyone burn the server's CPU with a client id.
 //! It is also sealed with the master key (AEAD) so the portal can show it again.
 
+use std::sync::Arc;
+
 use rocket::http::Status;
 
 use crate::auth::header::ClientCredentials;
 use crate::auth::secrets::{random_token, Secrets};
-use crate::db::clients::{self, Client, ClientAuth};
+use crate::db::clients::{Client, ClientAuth};
 use crate::db::integrations::{self, Integration};
 use crate::db::Db;
 use crate::error::ApiError;
@@ -61,12 +63,8 @@ pub async fn authenticate(
     db: &Db,
     secrets: &Secrets,
     creds: &ClientCredentials,
-) -> Result<ClientAuth, ApiError> {
-    let id = creds.client_id.clone();
-    let found = db
-        .read(move |c| Ok(clients::find_for_auth(c, &id)?))
-        .await?;
-    let Some(auth) = found else {
+) -> Result<Arc<ClientAuth>, ApiError> {
+    let Some(auth) = db.client_auth(&creds.client_id).await? else {
         return Err(invalid_client());
     };
     let secret = creds.client_secret.expose().as_bytes();
@@ -124,7 +122,7 @@ pub fn reveal_integration(secrets: &Secrets, i: &Integration) -> Result<String, 
 /// Who authenticated with client credentials at an OAuth endpoint.
 pub enum Caller {
     /// A Set client (a mobile app), with its owner's state checked.
-    Client(Box<ClientAuth>),
+    Client(Arc<ClientAuth>),
     /// An integration (an OAuth client that users link to).
     Integration(Box<Integration>),
 }
@@ -153,9 +151,7 @@ pub async fn authenticate_caller(
     creds: &ClientCredentials,
 ) -> Result<Caller, ApiError> {
     if !creds.client_id.starts_with("int_") {
-        return Ok(Caller::Client(Box::new(
-            authenticate(db, secrets, creds).await?,
-        )));
+        return Ok(Caller::Client(authenticate(db, secrets, creds).await?));
     }
     let id = creds.client_id.clone();
     let found = db.read(move |c| Ok(integrations::find(c, &id)?)).await?;

@@ -1,5 +1,6 @@
 //! The `clients` table: one row per mobile app.
 
+use crate::db::cache::{self, Change};
 use crate::db::sql::{self, Conn, Row};
 use crate::params;
 
@@ -112,6 +113,7 @@ pub fn user_count(conn: &Conn<'_>, id: &str) -> sql::Result<i64> {
 }
 
 pub fn rename(conn: &Conn<'_>, id: &str, name: &str) -> sql::Result<()> {
+    cache::changed(Change::Client(id.to_owned()));
     conn.execute(
         "UPDATE clients SET name = $1 WHERE id = $2",
         params![name, id],
@@ -123,6 +125,7 @@ pub fn rename(conn: &Conn<'_>, id: &str, name: &str) -> sql::Result<()> {
 /// nodes learn of it at commit.
 pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql::Result<u32> {
     conn.notify_change()?;
+    cache::changed(Change::Client(id.to_owned()));
     conn.query_one(
         "UPDATE clients SET secret_sealed = $1, secret_hash = $2,
                 secret_generation = secret_generation + 1
@@ -134,6 +137,8 @@ pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql:
 
 /// Deletes the client; its users, families, events and stats cascade.
 pub fn delete(conn: &Conn<'_>, id: &str) -> sql::Result<()> {
+    cache::changed(Change::Client(id.to_owned()));
+    cache::changed(Change::AllUsers);
     conn.execute("DELETE FROM clients WHERE id = $1", params![id])?;
     Ok(())
 }

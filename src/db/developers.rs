@@ -1,5 +1,6 @@
 //! The `developers` table: portal accounts.
 
+use crate::db::cache::{self, Change};
 use crate::db::sql::{self, Conn, Row};
 use crate::params;
 
@@ -70,6 +71,8 @@ pub fn rehash(conn: &Conn<'_>, id: &str, old: &str, new: &str) -> sql::Result<()
 }
 
 pub fn mark_verified(conn: &Conn<'_>, id: &str, now: i64) -> sql::Result<()> {
+    // The developer's clients' cached credential records carry the owner's state.
+    cache::changed(Change::AllClients);
     conn.execute(
         "UPDATE developers SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",
         params![now, id],
@@ -77,7 +80,10 @@ pub fn mark_verified(conn: &Conn<'_>, id: &str, now: i64) -> sql::Result<()> {
     Ok(())
 }
 
-/// Deletes the account; sessions and email tokens go with it (foreign keys cascade).
+/// Deletes the account; sessions, email tokens, clients and their users go with it
+/// (foreign keys cascade).
 pub fn delete(conn: &Conn<'_>, id: &str) -> sql::Result<bool> {
+    cache::changed(Change::AllClients);
+    cache::changed(Change::AllUsers);
     Ok(conn.execute("DELETE FROM developers WHERE id = $1", params![id])? == 1)
 }

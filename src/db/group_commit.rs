@@ -19,6 +19,7 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use rocket::tokio::sync::oneshot;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::db::cache::{self, Caches};
 use crate::db::sql::Conn;
 use crate::error::ApiError;
 
@@ -43,7 +44,10 @@ pub struct Ran {
 type Answer = Box<dyn FnOnce(Option<&ApiError>) + Send>;
 
 /// Starts the writer thread over `conn`; writes are sent to the returned queue.
-pub fn spawn(conn: Arc<Mutex<Connection>>) -> std::io::Result<mpsc::Sender<Job>> {
+pub fn spawn(
+    conn: Arc<Mutex<Connection>>,
+    caches: Arc<Caches>,
+) -> std::io::Result<mpsc::Sender<Job>> {
     {
         let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
         // A savepoint copies each page it changes that the batch had already changed into
@@ -74,7 +78,7 @@ pub fn spawn(conn: Arc<Mutex<Connection>>) -> std::io::Result<mpsc::Sender<Job>>
                         Err(_) => break,
                     }
                 }
-                run_batch(&mut conn, batch);
+                run_batch(&mut conn, batch, &caches);
             }
         })?;
     Ok(queue)
@@ -120,10 +124,12 @@ where
 }
 
 /// Runs `batch` in as few transactions as possible (one, unless SQLite aborts one under
-/// a closure) and answers every caller after its transaction's commit.
-pub fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+/// a closure) and answers every caller after its transaction's commit, and after the
+/// caches have dropped what the transaction changed.
+pub fn run_batch(conn: &mut Connection, batch: Vec<Job>, caches: &Caches) {
     let mut jobs = batch.into_iter().peekable();
     while jobs.peek().is_some() {
+        cache::record();
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
@@ -168,9 +174,12 @@ pub fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
             }
         }
         if aborted {
+            caches.apply(cache::recorded());
             continue;
         }
-        match tx.commit() {
+        let committed = tx.commit();
+        caches.apply(cache::recorded());
+        match committed {
             Ok(()) => ran.into_iter().for_each(|r| (r.answer)(None)),
             Err(e) => {
                 tracing::error!("committing a batch of {} writes: {e}", ran.len());
@@ -241,7 +250,7 @@ mod tests {
         });
         let (d, rd) = job(|_: &Conn<'_>| -> Result<i64, ApiError> { panic!("d") });
         let (e, re) = job(insert("e"));
-        run_batch(&mut conn, vec![a, b, c, d, e]);
+        run_batch(&mut conn, vec![a, b, c, d, e], &Caches::default());
         assert_eq!(names(&conn), ["a", "e"]);
         assert!(answer(ra).is_ok());
         assert_eq!(answer(rb).unwrap_err().code(), "server_error");
@@ -263,7 +272,7 @@ mod tests {
             Ok(0)
         });
         let (c, rc) = job(insert("c"));
-        run_batch(&mut conn, vec![a, b, c]);
+        run_batch(&mut conn, vec![a, b, c], &Caches::default());
         assert!(
             names(&conn).is_empty(),
             "nothing of the batch was committed"
@@ -273,7 +282,7 @@ mod tests {
         }
         // The connection is usable afterwards.
         let (d, rd) = job(insert("d"));
-        run_batch(&mut conn, vec![d]);
+        run_batch(&mut conn, vec![d], &Caches::default());
         assert!(answer(rd).is_ok());
         assert_eq!(names(&conn), ["d"]);
     }
@@ -294,7 +303,7 @@ mod tests {
             batch.push(j);
             receivers.push((i, rx));
         }
-        run_batch(&mut conn, batch);
+        run_batch(&mut conn, batch, &Caches::default());
         for (i, rx) in receivers {
             assert_eq!(answer(rx).unwrap(), i);
         }
@@ -308,7 +317,7 @@ mod tests {
             "PRAGMA journal_mode = WAL; CREATE TABLE item (id INTEGER PRIMARY KEY, n INTEGER);",
         )
         .unwrap();
-        let queue = spawn(Arc::new(Mutex::new(conn))).unwrap();
+        let queue = spawn(Arc::new(Mutex::new(conn)), Arc::default()).unwrap();
         let mut tasks = Vec::new();
         for n in 0..400i64 {
             let queue = queue.clone();

@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod cache;
 pub mod clients;
 pub mod codes;
 pub mod developers;
@@ -118,6 +119,7 @@ struct Inner {
     /// One permit per pooled reader: a read waits here, asynchronously, for a connection
     /// rather than taking a blocking thread and opening a connection of its own.
     read_permits: Arc<Semaphore>,
+    caches: Arc<cache::Caches>,
     /// The group-commit writer thread's queue; `None` when `group_commit` is off. The
     /// thread ends when this sender is dropped with the last `Db` handle.
     queue: Option<mpsc::Sender<group_commit::Job>>,
@@ -202,9 +204,12 @@ impl Db {
             .collect::<Result<Vec<_>, _>>()
             .map_err(sqlite)?;
         let read_permits = Arc::new(Semaphore::new(opts.readers));
+        let caches = Arc::new(cache::Caches::default());
         let writer = Arc::new(Mutex::new(writer));
         let queue = match opts.group_commit {
-            true => Some(group_commit::spawn(writer.clone()).map_err(OpenError::Writer)?),
+            true => Some(
+                group_commit::spawn(writer.clone(), caches.clone()).map_err(OpenError::Writer)?,
+            ),
             false => None,
         };
         Ok(Db {
@@ -213,6 +218,7 @@ impl Db {
                 writer,
                 readers: Mutex::new(readers),
                 read_permits,
+                caches,
                 queue,
             })),
         })
@@ -420,9 +426,14 @@ impl Inner {
 
     fn write<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&Conn::Sqlite(&tx))?;
-        tx.commit()?;
-        Ok(value)
+        cache::record();
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&Conn::Sqlite(&tx))?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        self.caches.apply(cache::recorded());
+        result
     }
 }

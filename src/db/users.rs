@@ -1,5 +1,6 @@
 //! The `users` table: the end users of one client.
 
+use crate::db::cache::{self, Change};
 use crate::db::sql::{self, Conn, Row};
 use crate::params;
 
@@ -70,6 +71,7 @@ pub fn set_metadata(
     id: &str,
     metadata: &str,
 ) -> sql::Result<bool> {
+    cache::changed(Change::User(id.to_owned()));
     Ok(conn.execute(
         "UPDATE users SET metadata = $1 WHERE id = $2 AND client_id = $3",
         params![metadata, id, client_id],
@@ -77,6 +79,7 @@ pub fn set_metadata(
 }
 
 pub fn disable(conn: &Conn<'_>, client_id: &str, id: &str, now: i64) -> sql::Result<bool> {
+    cache::changed(Change::User(id.to_owned()));
     Ok(conn.execute(
         "UPDATE users SET disabled_at = coalesce(disabled_at, $1) WHERE id = $2 AND client_id = $3",
         params![now, id, client_id],
@@ -85,6 +88,7 @@ pub fn disable(conn: &Conn<'_>, client_id: &str, id: &str, now: i64) -> sql::Res
 
 /// Deletes the user; events and refresh families cascade.
 pub fn delete(conn: &Conn<'_>, client_id: &str, id: &str) -> sql::Result<bool> {
+    cache::changed(Change::User(id.to_owned()));
     Ok(conn.execute(
         "DELETE FROM users WHERE id = $1 AND client_id = $2",
         params![id, client_id],

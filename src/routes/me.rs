@@ -1,6 +1,8 @@
 //! A user's own data, reached only with their token: `/v1/me` and `/v1/me/events`.
 //! Every query is keyed by the token's client and user, so one user never reaches another.
 
+use std::sync::Arc;
+
 use rocket::http::Status;
 use rocket::serde::json::{json, Value};
 use rocket::{delete, get, patch, post, routes, Route, State};
@@ -27,9 +29,8 @@ fn gone() -> ApiError {
 }
 
 /// Loads the token's user; a deleted or disabled one is refused like a revoked token.
-async fn load(db: &Db, client_id: &str, user_id: &str) -> Result<users::User, ApiError> {
-    let (cid, uid) = (client_id.to_owned(), user_id.to_owned());
-    match db.read(move |c| Ok(users::find(c, &cid, &uid)?)).await? {
+async fn load(db: &Db, client_id: &str, user_id: &str) -> Result<Arc<users::User>, ApiError> {
+    match db.user(client_id, user_id).await? {
         Some(u) if !u.disabled => Ok(u),
         _ => Err(gone()),
     }
@@ -38,7 +39,7 @@ async fn load(db: &Db, client_id: &str, user_id: &str) -> Result<users::User, Ap
 #[get("/me")]
 async fn me(auth: Authenticated, db: &State<Db>) -> Result<Value, ApiError> {
     let (cid, uid) = auth.require(Scope::ProfileRead)?.user()?;
-    Ok(user_view(&load(db, cid, uid).await?))
+    Ok(user_view(&*load(db, cid, uid).await?))
 }
 
 #[derive(Deserialize)]

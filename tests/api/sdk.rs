@@ -1,5 +1,7 @@
 //! The SDK's journey and the promises around it: siloing, revocation, refresh rotation.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rocket::http::{Header, Method, Status};
 use serde_json::json;
 
@@ -59,6 +61,9 @@ async fn the_whole_sdk_journey() {
         )
         .await;
     assert_eq!(r.body["metadata"], json!({"name": "Grace"}));
+    // `GET /v1/me` was answered above (and cached, on SQLite): it shows the change at once.
+    let me = app.call(Method::Get, "/v1/me", bearer(&access), None).await;
+    assert_eq!(me.body["metadata"], json!({"name": "Grace"}));
 
     for i in 0..3 {
         let r = app
@@ -234,6 +239,15 @@ async fn registration_refuses_wrong_secrets_unverified_owners_and_junk() {
         (r.status, r.code()),
         (Status::Unauthorized, "invalid_client".into())
     );
+    // Verifying the owner's email lets the client in at once (the refusal above must not
+    // be remembered).
+    let mail = app.emails(1).await.pop().unwrap();
+    let token = mail.token("verify-email");
+    let r = app.post("/verify-email", json!({ "token": token })).await;
+    assert_eq!(r.status, Status::Ok, "{}", r.body);
+    let r = app.register(&creds.id, &creds.secret).await;
+    assert_eq!(r.status, Status::Ok, "{}", r.body);
+
     let r = app.register("cl_nobody", &creds.secret).await;
     assert_eq!(
         (r.status, r.code()),
@@ -736,4 +750,54 @@ async fn portal_client_management() {
         .call(Method::Post, "/v1/users", bearer(&token), None)
         .await;
     assert_eq!(r.status, Status::Unauthorized);
+}
+
+/// Profile reads racing profile writes: once the last write is answered, every read shows
+/// it (a read that began before a write ended must not leave its older row behind).
+#[rocket::async_test]
+async fn reads_racing_writes_never_leave_an_old_profile_behind() {
+    let app = TestApp::spawn().await;
+    let dev = app.verified_developer("dev@example.com", PASSWORD).await;
+    let creds = app.new_client(&dev, "App").await;
+    let client_token = app.client_token(&creds).await;
+    let (_, access, _) = app.new_user(&client_token).await;
+    let done = AtomicBool::new(false);
+    let writes = async {
+        for round in 0..200 {
+            let r = app
+                .call(
+                    Method::Patch,
+                    "/v1/me",
+                    bearer(&access),
+                    Some(json!({"metadata": {"round": round}})),
+                )
+                .await;
+            assert_eq!(r.status, Status::Ok, "{}", r.body);
+            let me = app.call(Method::Get, "/v1/me", bearer(&access), None).await;
+            assert_eq!(me.body["metadata"]["round"], round, "read after write");
+        }
+        done.store(true, Ordering::Release);
+    };
+    let (a, b, c, ()) = rocket::tokio::join!(
+        read_until(&app, &access, &done),
+        read_until(&app, &access, &done),
+        read_until(&app, &access, &done),
+        writes
+    );
+    assert!(a + b + c > 0, "the reads ran");
+    let me = app.call(Method::Get, "/v1/me", bearer(&access), None).await;
+    assert_eq!(me.body["metadata"]["round"], 199);
+}
+
+/// Reads the profile until `done`; how many reads were made.
+async fn read_until(app: &TestApp, access: &str, done: &AtomicBool) -> usize {
+    let mut n = 0;
+    while !done.load(Ordering::Acquire) {
+        let me = app.call(Method::Get, "/v1/me", bearer(access), None).await;
+        assert_eq!(me.status, Status::Ok, "{}", me.body);
+        n += 1;
+        // A read answered from memory never waits: let the others run.
+        rocket::tokio::task::yield_now().await;
+    }
+    n
 }
