@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod backup;
 pub mod cache;
+pub mod checkpoint;
 pub mod clients;
 pub mod codes;
 pub mod developers;
@@ -120,6 +121,8 @@ struct Inner {
     /// rather than taking a blocking thread and opening a connection of its own.
     read_permits: Arc<Semaphore>,
     caches: Arc<cache::Caches>,
+    /// Stops the background checkpoint thread when dropped with the last `Db` handle.
+    _checkpoints: mpsc::Sender<()>,
     /// The group-commit writer thread's queue; `None` when `group_commit` is off. The
     /// thread ends when this sender is dropped with the last `Db` handle.
     queue: Option<mpsc::Sender<group_commit::Job>>,
@@ -205,6 +208,7 @@ impl Db {
             .map_err(sqlite)?;
         let read_permits = Arc::new(Semaphore::new(opts.readers));
         let caches = Arc::new(cache::Caches::default());
+        let checkpoints = checkpoint::spawn(&opts).map_err(OpenError::Writer)?;
         let writer = Arc::new(Mutex::new(writer));
         let queue = match opts.group_commit {
             true => Some(
@@ -219,6 +223,7 @@ impl Db {
                 readers: Mutex::new(readers),
                 read_permits,
                 caches,
+                _checkpoints: checkpoints,
                 queue,
             })),
         })
