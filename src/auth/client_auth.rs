@@ -23,7 +23,7 @@ fn aad(client_id: &str) -> Vec<u8> {
     format!("client_secret:{client_id}").into_bytes()
 }
 
-/// A new client id: `cl_` and 128 random bits, URL-safe.
+/// A new client id: `cl_` and a time-ordered 128-bit id (see `ids`), URL-safe.
 pub fn new_client_id() -> String {
     crate::ids::new_id("cl")
 }
