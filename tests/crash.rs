@@ -128,7 +128,7 @@ fn verify(db: &std::path::Path, ledger: &Ledger) {
         if !certain {
             continue;
         }
-        let hash = set_server::auth::secrets::token_hash(&u.refresh);
+        let hash = set_server::auth::secrets::token_key(&u.refresh);
         let (unused, family_live): (bool, bool) = live
             .query_row([hash], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap_or_else(|_| panic!("acknowledged refresh token of {} is gone", u.id));

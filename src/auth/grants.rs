@@ -5,7 +5,7 @@ use crate::db::Conn;
 use rocket::serde::json::{json, Value};
 
 use crate::auth::revocation::{Kind, Revocations};
-use crate::auth::secrets::{random_token, token_hash};
+use crate::auth::secrets::{new_token, token_key};
 use crate::auth::tokens::{IssuedToken, NewToken, TokenType, Tokens};
 use crate::clock;
 use crate::db::{refresh, users};
@@ -88,9 +88,9 @@ pub struct NewRefresh {
 
 impl NewRefresh {
     pub fn new(refresh_ttl_secs: u64) -> NewRefresh {
-        let token = format!("rt_{}", random_token(32));
+        let token = new_token("rt");
         NewRefresh {
-            hash: token_hash(&token),
+            hash: token_key(&token),
             token,
             ttl: i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX),
         }
@@ -199,7 +199,7 @@ pub struct Presenter<'a> {
     pub integration_id: Option<&'a str>,
 }
 
-/// Rotates the refresh token whose [`token_hash`] is `hash` in the caller's transaction,
+/// Rotates the refresh token whose [`token_key`] is `hash` in the caller's transaction,
 /// replacing it with `next`. A token held by an integration must be presented with that
 /// integration's credentials, and only by it.
 pub fn rotate(
@@ -259,7 +259,7 @@ pub enum Exchanged {
     Reused,
 }
 
-/// What a code exchange presents: the code's [`token_hash`], the `redirect_uri` and the
+/// What a code exchange presents: the code's [`token_key`], the `redirect_uri` and the
 /// PKCE `code_verifier` when sent.
 pub struct CodeRequest<'a> {
     pub hash: &'a str,

@@ -4,7 +4,7 @@
 use crate::db::Conn;
 use sha2::{Digest, Sha256};
 
-use crate::auth::secrets::{random_token, token_hash};
+use crate::auth::secrets::{new_token, token_key};
 use crate::clock;
 use crate::db::codes::{self, NewAuthCode};
 use crate::db::integrations::Integration;
@@ -213,12 +213,12 @@ pub fn issue_code(
     user_id: &str,
     a: &Approved,
 ) -> crate::db::sql::Result<String> {
-    let code = format!("ac_{}", random_token(32));
+    let code = new_token("ac");
     let now = clock::now();
     codes::insert_auth_code(
         tx,
         &NewAuthCode {
-            hash: &token_hash(&code),
+            hash: &token_key(&code),
             integration_id: &integration.id,
             user_id,
             redirect_uri: &a.redirect_uri,

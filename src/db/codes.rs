@@ -1,4 +1,5 @@
 //! The `link_codes` and `auth_codes` tables: short-lived, single-use, stored hashed.
+//! `auth_codes.code_hash` holds `auth::secrets::token_key` (creation time, then the hash).
 
 use crate::db::sql::{self, Conn};
 use crate::params;

@@ -1,5 +1,8 @@
 //! The `refresh_families` and `refresh_tokens` tables: opaque, single-use refresh tokens
 //! grouped by the sign-in they descend from.
+//!
+//! `refresh_tokens.token_hash` holds `auth::secrets::token_key`: for tokens made since
+//! keys became time-ordered, 8 characters of the creation time before the SHA-256.
 
 use crate::db::sql::{self, Conn};
 use crate::params;

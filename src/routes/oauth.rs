@@ -18,7 +18,7 @@ use crate::auth::grants::{
 };
 use crate::auth::header::{parse_basic_credentials, ClientCredentials};
 use crate::auth::revocation::{Kind, Revocations};
-use crate::auth::secrets::{token_hash, SecretString, Secrets};
+use crate::auth::secrets::{token_key, SecretString, Secrets};
 use crate::auth::tokens::{Claims, Tokens};
 use crate::body::LIMIT;
 use crate::clock;
@@ -219,7 +219,7 @@ async fn token(
                 ),
                 None => (None, None),
             };
-            let hash = token_hash(&presented);
+            let hash = token_key(&presented);
             let next = NewRefresh::new(config.tokens.refresh_ttl.secs());
             let revocations = revocations.inner().clone();
             let outcome = db
@@ -253,7 +253,7 @@ async fn token(
                     "authorization codes are exchanged with an integration's credentials",
                 ));
             };
-            let hash = token_hash(params.require("code")?);
+            let hash = token_key(params.require("code")?);
             let redirect_uri = params.get("redirect_uri").map(str::to_owned);
             let verifier = params.get("code_verifier").map(str::to_owned);
             let family = crate::ids::new_id("fam");
@@ -349,7 +349,7 @@ async fn revoke(
     let now = clock::now();
     let revocations = revocations.inner().clone();
     if presented.starts_with("rt_") {
-        let hash = token_hash(&presented);
+        let hash = token_key(&presented);
         db.write(move |tx| {
             if let Some(row) = refresh::find(tx, &hash)? {
                 if belongs_to(&caller, &row.client_id, row.integration_id.as_deref())
@@ -409,7 +409,7 @@ async fn introspect(
     let caller = caller(db, secrets, Some(creds)).await?;
     let inactive = || Ok(NoStore(Status::Ok, json!({ "active": false })));
     if presented.starts_with("rt_") {
-        let hash = token_hash(&presented);
+        let hash = token_key(&presented);
         let Some(row) = db.read(move |c| Ok(refresh::find(c, &hash)?)).await? else {
             return inactive();
         };

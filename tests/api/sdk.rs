@@ -556,6 +556,64 @@ async fn reusing_a_refresh_token_revokes_the_family() {
     assert_eq!(unknown.code(), "invalid_grant");
 }
 
+/// Refresh tokens are stored under a key that starts with their creation time (so that new
+/// rows share index pages). A token stored before that, under its hash alone, must keep
+/// working after an upgrade; and the key never holds the token's random part.
+#[rocket::async_test]
+async fn a_refresh_token_stored_under_its_hash_alone_still_rotates() {
+    use set_server::auth::secrets::{random_token, token_hash, token_key};
+    let app = TestApp::spawn().await;
+    let dev = app.verified_developer("dev@example.com", PASSWORD).await;
+    let creds = app.new_client(&dev, "App").await;
+    let token = app.client_token(&creds).await;
+    let (_, _, issued) = app.new_user(&token).await;
+    let keys = app.sql_texts("SELECT token_hash FROM refresh_tokens").await;
+    assert_eq!(keys, vec![token_key(&issued)]);
+    assert!(
+        !keys[0].contains(&issued["rt_".len() + 8..]),
+        "the stored key holds the token"
+    );
+    assert_ne!(token_key(&issued), token_hash(&issued));
+
+    // What the previous version issued and stored: `rt_` and 43 random characters, keyed
+    // by the hash alone.
+    let old = format!("rt_{}", random_token(32));
+    let sql = format!(
+        "UPDATE refresh_tokens SET token_hash = '{}' WHERE token_hash = '{}'",
+        token_hash(&old),
+        token_key(&issued)
+    );
+    app.sql_execute(Box::leak(sql.into_boxed_str())).await;
+
+    let rotated = app
+        .form(
+            "/oauth/token",
+            &format!("grant_type=refresh_token&refresh_token={old}"),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status, Status::Ok, "{}", rotated.body);
+    let next = rotated.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(next.len(), "rt_".len() + 8 + 43, "{next}");
+    let after = app
+        .form(
+            "/oauth/token",
+            &format!("grant_type=refresh_token&refresh_token={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(after.status, Status::Ok, "{}", after.body);
+    // Single use holds for the old shape too.
+    let replay = app
+        .form(
+            "/oauth/token",
+            &format!("grant_type=refresh_token&refresh_token={old}"),
+            None,
+        )
+        .await;
+    assert_eq!(replay.code(), "invalid_grant");
+}
+
 #[rocket::async_test]
 async fn deleting_me_erases_the_user_and_their_events() {
     let app = TestApp::spawn().await;
