@@ -84,3 +84,23 @@ fn a_full_journey_leaves_no_secret_in_the_log() {
         "the log holds the master key"
     );
 }
+
+/// Log lines are written by a thread of their own (`logging::init`); none may be lost
+/// when the server stops, the last ones included.
+#[test]
+fn every_line_is_in_the_log_when_the_server_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut server = Server::start_logging(dir.path(), &[], &log);
+    let http = reqwest::blocking::Client::new();
+    for _ in 0..200 {
+        let r = http.get(server.url("/.well-known/jwks.json")).send().unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(server.terminate().code(), Some(0));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let lines = logged.matches("GET /.well-known/jwks.json 200").count();
+    assert_eq!(lines, 200, "{logged}");
+    let last = logged.lines().last().unwrap_or_default();
+    assert!(last.contains("stopped cleanly"), "the last line: {last}");
+}
