@@ -17,7 +17,9 @@
 //! Options: `--quick`, `--seconds N` (default 10), `--concurrency N` (default 32),
 //! `--only a,b` (scenario names), `--no-compare` (skip the one-commit-per-request runs),
 //! `--postgres URL` (a PostgreSQL server to run on as well, e.g.
-//! `postgres://postgres@127.0.0.1:5432/postgres`: any database there to connect to).
+//! `postgres://postgres@127.0.0.1:5432/postgres`: any database there to connect to),
+//! `--data-dir DIR` (where the SQLite data directories go, default `target/bench`: the
+//! disk whose fsync is measured; the report names its filesystem).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixtures;
@@ -42,6 +44,8 @@ struct Options {
     quick: bool,
     /// A PostgreSQL server to run every scenario on as well.
     postgres: Option<String>,
+    /// Where the SQLite runs keep their data directories: the disk being measured.
+    data_dir: PathBuf,
 }
 
 fn options() -> Options {
@@ -54,6 +58,9 @@ fn options() -> Options {
         postgres: std::env::var("BENCH_POSTGRES_URL")
             .ok()
             .filter(|u| !u.trim().is_empty()),
+        // Not the system's temporary directory: that is a tmpfs on many systems, where
+        // fsync costs nothing and the group-commit comparison would mean nothing.
+        data_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench"),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -82,10 +89,11 @@ fn options() -> Options {
             }
             "--no-compare" => o.compare = false,
             "--postgres" => o.postgres = Some(value("--postgres")),
+            "--data-dir" => o.data_dir = PathBuf::from(value("--data-dir")),
             // `cargo bench` passes `--bench` to every harness-less benchmark.
             "--bench" => {}
             "--help" | "-h" => {
-                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare] [--postgres URL]");
+                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare] [--postgres URL] [--data-dir DIR]");
                 std::process::exit(0);
             }
             other => panic!("unknown option {other}; try --help"),
@@ -103,6 +111,24 @@ fn options() -> Options {
         );
     }
     o
+}
+
+/// The type of the filesystem holding `dir` (the mount with the longest matching path in
+/// /proc/self/mounts), e.g. `ext4` or `tmpfs`: fsync costs differ by orders of magnitude.
+fn filesystem(dir: &Path) -> String {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let (_, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            // Spaces in mount points are written as \040.
+            let point = PathBuf::from(point.replace("\\040", " "));
+            dir.starts_with(&point).then(|| (point, kind.to_owned()))
+        })
+        .max_by_key(|(point, _)| point.as_os_str().len())
+        .map_or_else(|| "filesystem unknown".into(), |(_, kind)| kind)
 }
 
 fn http(concurrency: usize) -> reqwest::Client {
@@ -223,7 +249,10 @@ fn table_rows(measured: &[(Measured, f64, f64)]) -> Vec<Row> {
 
 async fn bench(o: Options) -> i32 {
     let bin = server::binary();
-    let tmp = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir_all(&o.data_dir)
+        .unwrap_or_else(|e| panic!("--data-dir {}: {e}", o.data_dir.display()));
+    let tmp = tempfile::tempdir_in(&o.data_dir)
+        .unwrap_or_else(|e| panic!("--data-dir {}: {e}", o.data_dir.display()));
     let list: Vec<Scenario> = o.only.clone().unwrap_or_else(|| scenarios::ALL.to_vec());
 
     let sqlite = run_on(
@@ -309,6 +338,11 @@ async fn bench(o: Options) -> i32 {
             "start to a healthy /healthz on an existing database: {:.0} ms; RSS idle after start: {:.1} MiB",
             start_time.as_secs_f64() * 1000.0,
             idle_rss
+        ),
+        format!(
+            "SQLite data directories in {} ({})",
+            o.data_dir.display(),
+            filesystem(&o.data_dir)
         ),
         "server CPU is CPU time over wall time (100 % = one core busy); peak RSS is VmHWM, reset before each scenario".into(),
         "code_exchange counts one account link as one request: `POST /v1/me/authorize` then the `authorization_code` exchange".into(),

@@ -94,7 +94,10 @@ fn every_line_is_in_the_log_when_the_server_exits() {
     let mut server = Server::start_logging(dir.path(), &[], &log);
     let http = reqwest::blocking::Client::new();
     for _ in 0..200 {
-        let r = http.get(server.url("/.well-known/jwks.json")).send().unwrap();
+        let r = http
+            .get(server.url("/.well-known/jwks.json"))
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     assert_eq!(server.terminate().code(), Some(0));
