@@ -3,12 +3,16 @@
 //! The bits are a 48-bit millisecond timestamp followed by 80 random bits (the layout of
 //! UUIDv7), written in base64url's own characters taken in ASCII order, so that a later id
 //! compares greater as text. Why: each id is a primary key and a part of other indexes.
-//! With wholly random ids every new row lands on a random index page, so a batch of 32
-//! sign-ups dirtied some 160 pages scattered over the file, each of which the commit
-//! writes to the WAL and the checkpoint back to the database. Ids that grow put the new
+//! With wholly random ids every new row lands on a random index page: a sign-up puts
+//! about five index entries at random places, so a batch of 32 can dirty some 160 pages
+//! scattered over the file, each of which the commit writes to the WAL and the checkpoint
+//! back to the database. Ids that grow put the new
 //! rows of a batch on the same last pages. 80 random bits still make ids unguessable;
 //! they are not secrets anyway (tokens are), and the creation time they reveal is shown
-//! as `created_at` next to them.
+//! as `created_at` next to them. On PostgreSQL the text order is byte order under the `C`
+//! collation (what `.ci/postgres` sets up); under a language collation, which ignores `-`
+//! and `_` and folds case at first, ids of the same few seconds still share a leading
+//! part and so land close together, if not strictly in order.
 
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
