@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::keys::KeyRing;
-use super::secrets::random_token;
+use super::secrets::random_nonce;
 use crate::clock;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -318,7 +318,7 @@ impl Tokens {
             exp: now.saturating_add(ttl as i64),
             iat: now,
             nbf: now,
-            jti: random_token(16),
+            jti: random_nonce(),
             cid: new.cid.to_owned(),
             typ: new.typ,
             scope: new.scope.to_owned(),
