@@ -8,10 +8,12 @@
 //! scattered over the file, each of which the commit writes to the WAL and the checkpoint
 //! back to the database. Ids that grow put the new rows of a batch on the same last
 //! pages. 80 random bits still make ids unguessable; they are not secrets anyway (tokens
-//! are), and the creation time they reveal is shown as `created_at` next to them. On PostgreSQL the text order is byte order under the `C`
-//! collation (what `.ci/postgres` sets up); under a language collation, which ignores `-`
-//! and `_` and folds case at first, ids of the same few seconds still share a leading
-//! part and so land close together, if not strictly in order.
+//! are), and the creation time they reveal is shown as `created_at` next to them.
+//!
+//! On PostgreSQL the text order is byte order under the `C` collation (what
+//! `.ci/postgres` sets up); under a language collation, which ignores `-` and `_` and
+//! folds case at first, ids of the same few seconds still share a leading part and so
+//! land close together, if not strictly in order.
 
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
