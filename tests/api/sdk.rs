@@ -713,6 +713,65 @@ async fn bad_sdk_input_gets_named_errors_and_writes_nothing() {
     assert_eq!((users, events), (1, 0));
 }
 
+/// Event data is stored as JSON text and sent back as that text, not re-parsed: it must
+/// come back as the same JSON, whatever it holds, and stored text that is not JSON (a
+/// row edited by hand) shows as `null` without failing the page.
+#[rocket::async_test]
+async fn event_data_comes_back_as_it_was_sent() {
+    let app = TestApp::spawn().await;
+    let dev = app.verified_developer("dev@example.com", PASSWORD).await;
+    let creds = app.new_client(&dev, "App").await;
+    let token = app.client_token(&creds).await;
+    let (_, access, _) = app.new_user(&token).await;
+    let sent = [
+        json!({"s": "é \" \\ \u{2028} </script>", "a": [1, 2.5, -7, 1e300, true, null], "o": {}}),
+        json!("just a string"),
+        json!(12345678901234567_i64),
+        json!(null),
+        json!([[], {"deep": {"er": [0]}}]),
+    ];
+    for data in &sent {
+        let r = app
+            .call(
+                Method::Post,
+                "/v1/me/events",
+                bearer(&access),
+                Some(json!({"type": "t", "data": data})),
+            )
+            .await;
+        assert_eq!(r.status, Status::Created, "{}", r.body);
+        assert_eq!(&r.body["data"], data);
+    }
+    let page = app
+        .call(Method::Get, "/v1/me/events", bearer(&access), None)
+        .await;
+    assert_eq!(page.status, Status::Ok);
+    assert_eq!(page.header("Content-Type"), Some("application/json"));
+    let events = page.body["events"].as_array().unwrap();
+    let got: Vec<&serde_json::Value> = events.iter().map(|e| &e["data"]).collect();
+    assert_eq!(got, sent.iter().collect::<Vec<_>>());
+    let mut keys: Vec<&str> = events[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["created_at", "data", "id", "occurred_at", "type"]);
+    assert!(page.body["next"].is_null());
+
+    app.sql_execute(
+        "UPDATE events SET data = 'not json {' WHERE id = (SELECT min(id) FROM events)",
+    )
+    .await;
+    let page = app
+        .call(Method::Get, "/v1/me/events", bearer(&access), None)
+        .await;
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    assert!(page.body["events"][0]["data"].is_null());
+    assert_eq!(page.body["events"][1]["data"], sent[1]);
+}
+
 #[rocket::async_test]
 async fn portal_client_management() {
     let app = TestApp::spawn().await;
