@@ -15,7 +15,6 @@
 //! folds case at first, ids of the same few seconds still share a leading part and so
 //! land close together, if not strictly in order.
 
-use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::alphabet::Alphabet;
@@ -26,13 +25,14 @@ use rand::RngCore as _;
 /// base64url's 64 characters in ASCII order: an encoding that keeps byte order.
 const SORTED_URL_SAFE: &str = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 
-static ENGINE: LazyLock<Option<GeneralPurpose>> = LazyLock::new(|| {
-    let alphabet = Alphabet::new(SORTED_URL_SAFE).ok()?;
-    Some(GeneralPurpose::new(
-        &alphabet,
-        GeneralPurposeConfig::new().with_encode_padding(false),
-    ))
-});
+/// Built at compile time: an alphabet that is not 64 distinct characters fails the build.
+const ENGINE: GeneralPurpose = GeneralPurpose::new(
+    &match Alphabet::new(SORTED_URL_SAFE) {
+        Ok(alphabet) => alphabet,
+        Err(_) => panic!("SORTED_URL_SAFE is not a base64 alphabet"),
+    },
+    GeneralPurposeConfig::new().with_encode_padding(false),
+);
 
 /// A new id such as `usr_-Ql3h…`: the prefix and 22 characters, later ids sorting after
 /// earlier ones (to the millisecond).
@@ -61,11 +61,7 @@ fn millis() -> [u8; 6] {
 }
 
 fn sorted_base64(bytes: &[u8]) -> String {
-    match &*ENGINE {
-        Some(engine) => engine.encode(bytes),
-        // The alphabet above is valid (a unit test says so); this arm is never taken.
-        None => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
-    }
+    ENGINE.encode(bytes)
 }
 
 #[cfg(test)]
@@ -74,7 +70,6 @@ mod tests {
 
     #[test]
     fn the_alphabet_is_base64urls_characters_in_ascii_order() {
-        assert!(ENGINE.is_some());
         let mut chars: Vec<char> = SORTED_URL_SAFE.chars().collect();
         chars.sort_unstable();
         chars.dedup();
@@ -118,14 +113,11 @@ mod tests {
 
     #[test]
     fn encoding_keeps_byte_order() {
-        let Some(engine) = &*ENGINE else {
-            panic!("alphabet")
-        };
-        let mut previous = engine.encode([0u8; 16]);
+        let mut previous = ENGINE.encode([0u8; 16]);
         for step in [1u64, 63, 64, 4095, 1 << 20, 1 << 40, (1 << 48) - 1] {
             let mut bytes = [0u8; 16];
             bytes[..6].copy_from_slice(&step.to_be_bytes()[2..]);
-            let next = engine.encode(bytes);
+            let next = ENGINE.encode(bytes);
             assert!(previous < next, "{previous} !< {next}");
             previous = next;
         }
