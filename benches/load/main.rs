@@ -19,7 +19,8 @@
 //! `--postgres URL` (a PostgreSQL server to run on as well, e.g.
 //! `postgres://postgres@127.0.0.1:5432/postgres`: any database there to connect to),
 //! `--data-dir DIR` (where the SQLite data directories go, default `target/bench`: the
-//! disk whose fsync is measured; the report names its filesystem).
+//! disk whose fsync is measured; the report names its filesystem), `--write-iops N`
+//! (cap writes to that disk at N a second for the whole run: see `throttle`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixtures;
@@ -27,6 +28,7 @@ mod postgres;
 mod report;
 mod scenarios;
 mod server;
+mod throttle;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +48,8 @@ struct Options {
     postgres: Option<String>,
     /// Where the SQLite runs keep their data directories: the disk being measured.
     data_dir: PathBuf,
+    /// Writes a second the data disk is capped at, for the run (`throttle`).
+    write_iops: Option<u32>,
 }
 
 fn options() -> Options {
@@ -61,6 +65,7 @@ fn options() -> Options {
         // Not the system's temporary directory: that is a tmpfs on many systems, where
         // fsync costs nothing and the group-commit comparison would mean nothing.
         data_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench"),
+        write_iops: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -90,10 +95,15 @@ fn options() -> Options {
             "--no-compare" => o.compare = false,
             "--postgres" => o.postgres = Some(value("--postgres")),
             "--data-dir" => o.data_dir = PathBuf::from(value("--data-dir")),
+            "--write-iops" => {
+                let n: u32 = value("--write-iops").parse().expect("--write-iops N");
+                assert!(n > 0, "--write-iops must be positive");
+                o.write_iops = Some(n);
+            }
             // `cargo bench` passes `--bench` to every harness-less benchmark.
             "--bench" => {}
             "--help" | "-h" => {
-                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare] [--postgres URL] [--data-dir DIR]");
+                println!("cargo bench --bench load -- [--quick] [--seconds N] [--concurrency N] [--only a,b] [--no-compare] [--postgres URL] [--data-dir DIR] [--write-iops N]");
                 std::process::exit(0);
             }
             other => panic!("unknown option {other}; try --help"),
@@ -254,6 +264,12 @@ async fn bench(o: Options) -> i32 {
     let tmp = tempfile::tempdir_in(&o.data_dir)
         .unwrap_or_else(|e| panic!("--data-dir {}: {e}", o.data_dir.display()));
     let list: Vec<Scenario> = o.only.clone().unwrap_or_else(|| scenarios::ALL.to_vec());
+    // Every server started from here on is a child of this process, in its cgroup.
+    let throttle = o.write_iops.map(|iops| {
+        throttle::Throttle::apply(&o.data_dir, iops).unwrap_or_else(|e| {
+            panic!("--write-iops needs root and the cgroup io (blkio) controller: {e}")
+        })
+    });
 
     let sqlite = run_on(
         &bin,
@@ -348,6 +364,10 @@ async fn bench(o: Options) -> i32 {
         "code_exchange counts one account link as one request: `POST /v1/me/authorize` then the `authorization_code` exchange".into(),
         "mixed: 35 % me, 25 % event_write, 15 % event_read, 10 % introspect, 9 % refresh, 4 % register, 2 % create_user".into(),
     ];
+    if let Some(t) = &throttle {
+        notes.push(t.describe.clone());
+    }
+    drop(throttle);
     if let Some((run, settings)) = &pg {
         notes.push(format!(
             "PostgreSQL table: {settings}, a database created for the run; `database.pool` at its default; \
