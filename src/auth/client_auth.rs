@@ -13,7 +13,7 @@ use rocket::http::Status;
 use crate::auth::header::ClientCredentials;
 use crate::auth::secrets::{random_token, Secrets};
 use crate::db::clients::{Client, ClientAuth};
-use crate::db::integrations::{self, Integration};
+use crate::db::integrations::Integration;
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -124,7 +124,7 @@ pub enum Caller {
     /// A Set client (a mobile app), with its owner's state checked.
     Client(Arc<ClientAuth>),
     /// An integration (an OAuth client that users link to).
-    Integration(Box<Integration>),
+    Integration(Arc<Integration>),
 }
 
 impl Caller {
@@ -153,12 +153,11 @@ pub async fn authenticate_caller(
     if !creds.client_id.starts_with("int_") {
         return Ok(Caller::Client(authenticate(db, secrets, creds).await?));
     }
-    let id = creds.client_id.clone();
-    let found = db.read(move |c| Ok(integrations::find(c, &id)?)).await?;
+    let found = db.integration(&creds.client_id).await?;
     let secret = creds.client_secret.expose().as_bytes();
     match found {
         Some(i) if secrets.verify_keyed_hash(INTEGRATION_PURPOSE, secret, &i.secret_hash) => {
-            Ok(Caller::Integration(Box::new(i)))
+            Ok(Caller::Integration(i))
         }
         _ => Err(invalid_client()),
     }

@@ -1,6 +1,7 @@
-//! Read-through caches of the two rows read on the hottest paths: a user (`GET /v1/me`,
-//! `GET /v1/me/events`) and a client's credentials record (`POST /v1/client/register`,
-//! introspection and every other client-credentials request).
+//! Read-through caches of the rows read on the hottest paths: a user (`GET /v1/me`,
+//! `GET /v1/me/events`), a client's credentials record (`POST /v1/client/register`,
+//! introspection and every other client-credentials request) and an integration (each
+//! account link reads it twice: `POST /v1/me/authorize` and the code exchange).
 //!
 //! A read answered from memory skips the hand-off to a blocking thread, which costs more
 //! CPU than the indexed lookup itself (`benches/load`). Only on SQLite, where this process
@@ -22,24 +23,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::db::clients::{self, ClientAuth};
+use crate::db::integrations::{self, Integration};
+use crate::db::sql::{self, Conn};
 use crate::db::users::{self, User};
 use crate::db::{Db, Store};
 use crate::error::ApiError;
 
-/// Most users and clients remembered; a full map drops an arbitrary entry. A user entry
-/// is its metadata (at most 16 KiB) and a few ids: a few MiB in the usual case.
+/// Most rows remembered per table; a full map drops an arbitrary entry. A user entry is
+/// its metadata (at most 16 KiB) and a few ids: a few MiB in the usual case.
 const USERS_MAX: usize = 8192;
 const CLIENTS_MAX: usize = 1024;
+const INTEGRATIONS_MAX: usize = 1024;
 
 /// What a write changed, as recorded by the table module that wrote it.
 #[derive(Debug)]
 pub enum Change {
     User(String),
     Client(String),
-    /// Rows of many users or clients at once (a cascade from a deleted client or
-    /// developer, a developer's verification): rare, so everything is dropped.
+    Integration(String),
+    /// Rows of many users, clients or integrations at once (a cascade from a deleted
+    /// client or developer, a developer's verification): rare, so everything is dropped.
     AllUsers,
     AllClients,
+    AllIntegrations,
 }
 
 thread_local! {
@@ -67,13 +73,35 @@ pub fn recorded() -> Vec<Change> {
     PENDING.with(|p| p.borrow_mut().take().unwrap_or_default())
 }
 
+type Map<V> = HashMap<String, Arc<V>>;
+
 #[derive(Default)]
 struct State {
     /// Moves on with every applied change; see the module documentation.
     epoch: u64,
-    users: HashMap<String, Arc<User>>,
-    clients: HashMap<String, Arc<ClientAuth>>,
+    users: Map<User>,
+    clients: Map<ClientAuth>,
+    integrations: Map<Integration>,
 }
+
+/// One cached table: where its map is in [`State`], and its bound.
+struct Table<V> {
+    map: fn(&mut State) -> &mut Map<V>,
+    max: usize,
+}
+
+const USERS: Table<User> = Table {
+    map: |s| &mut s.users,
+    max: USERS_MAX,
+};
+const CLIENTS: Table<ClientAuth> = Table {
+    map: |s| &mut s.clients,
+    max: CLIENTS_MAX,
+};
+const INTEGRATIONS: Table<Integration> = Table {
+    map: |s| &mut s.integrations,
+    max: INTEGRATIONS_MAX,
+};
 
 /// The caches of one SQLite database.
 #[derive(Default)]
@@ -102,9 +130,43 @@ impl Caches {
                 Change::Client(id) => {
                     state.clients.remove(&id);
                 }
+                Change::Integration(id) => {
+                    state.integrations.remove(&id);
+                }
                 Change::AllUsers => state.users.clear(),
                 Change::AllClients => state.clients.clear(),
+                Change::AllIntegrations => state.integrations.clear(),
             }
+        }
+    }
+
+    /// The cached row `key` of `table` if `accept` takes it; on a miss, the epoch to pass
+    /// to [`Caches::keep`] with what the database says.
+    fn get<V>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+        accept: impl Fn(&V) -> bool,
+    ) -> Result<Arc<V>, u64> {
+        let mut state = self.lock();
+        let epoch = state.epoch;
+        match (table.map)(&mut state).get(key) {
+            Some(row) if accept(row) => Ok(row.clone()),
+            _ => Err(epoch),
+        }
+    }
+
+    /// Keeps `row`, read from the database after [`Caches::get`] returned `epoch`, unless
+    /// a write has ended since.
+    fn keep<V>(&self, table: &Table<V>, epoch: u64, key: &str, row: &Arc<V>) {
+        let mut state = self.lock();
+        if state.epoch == epoch {
+            bounded_insert(
+                (table.map)(&mut state),
+                table.max,
+                key.to_owned(),
+                row.clone(),
+            );
         }
     }
 }
@@ -119,41 +181,6 @@ fn bounded_insert<V>(map: &mut HashMap<String, V>, max: usize, key: String, valu
     map.insert(key, value);
 }
 
-impl Caches {
-    /// The cached user `id` of `client_id`; on a miss, the epoch to pass to
-    /// [`Caches::keep_user`] with what the database says.
-    fn user(&self, client_id: &str, id: &str) -> Result<Arc<User>, u64> {
-        let state = self.lock();
-        match state.users.get(id) {
-            // Another client's user is a miss: the database answers "not found".
-            Some(user) if user.client_id == client_id => Ok(user.clone()),
-            _ => Err(state.epoch),
-        }
-    }
-
-    /// Keeps `user`, read from the database after [`Caches::user`] returned `epoch`,
-    /// unless a write has ended since.
-    fn keep_user(&self, epoch: u64, user: &Arc<User>) {
-        let mut state = self.lock();
-        if state.epoch == epoch {
-            bounded_insert(&mut state.users, USERS_MAX, user.id.clone(), user.clone());
-        }
-    }
-
-    fn client(&self, id: &str) -> Result<Arc<ClientAuth>, u64> {
-        let state = self.lock();
-        state.clients.get(id).cloned().ok_or(state.epoch)
-    }
-
-    fn keep_client(&self, epoch: u64, client: &Arc<ClientAuth>) {
-        let mut state = self.lock();
-        if state.epoch == epoch {
-            let id = client.client.id.clone();
-            bounded_insert(&mut state.clients, CLIENTS_MAX, id, client.clone());
-        }
-    }
-}
-
 impl Db {
     fn caches(&self) -> Option<&Caches> {
         match &*self.inner {
@@ -162,38 +189,64 @@ impl Db {
         }
     }
 
-    /// The user `id`, only if they belong to `client_id` (as [`users::find`]).
-    pub async fn user(&self, client_id: &str, id: &str) -> Result<Option<Arc<User>>, ApiError> {
-        let epoch = match self.caches().map(|c| c.user(client_id, id)) {
-            Some(Ok(user)) => return Ok(Some(user)),
+    /// The row `key` of `table`: from the cache when it holds one that `accept` takes,
+    /// else from `load` on a reader (and kept, see the module documentation).
+    async fn read_through<V, L>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+        accept: impl Fn(&V) -> bool,
+        load: L,
+    ) -> Result<Option<Arc<V>>, ApiError>
+    where
+        V: Send + Sync + 'static,
+        L: FnOnce(&Conn<'_>) -> sql::Result<Option<V>> + Send + 'static,
+    {
+        let epoch = match self.caches().map(|c| c.get(table, key, &accept)) {
+            Some(Ok(row)) => return Ok(Some(row)),
             Some(Err(epoch)) => Some(epoch),
             None => None,
         };
-        let (cid, uid) = (client_id.to_owned(), id.to_owned());
-        let found = self.read(move |c| Ok(users::find(c, &cid, &uid)?)).await?;
-        let user = found.map(Arc::new);
-        if let (Some(caches), Some(epoch), Some(user)) = (self.caches(), epoch, &user) {
-            caches.keep_user(epoch, user);
+        let row = self.read(move |c| Ok(load(c)?)).await?.map(Arc::new);
+        if let (Some(caches), Some(epoch), Some(row)) = (self.caches(), epoch, &row) {
+            if accept(row) {
+                caches.keep(table, epoch, key, row);
+            }
         }
-        Ok(user)
+        Ok(row)
+    }
+
+    /// The user `id`, only if they belong to `client_id` (as [`users::find`]).
+    pub async fn user(&self, client_id: &str, id: &str) -> Result<Option<Arc<User>>, ApiError> {
+        let (cid, uid) = (client_id.to_owned(), id.to_owned());
+        // Another client's user is a miss: the database answers "not found".
+        let mine = |u: &User| u.client_id == client_id;
+        self.read_through(&USERS, id, mine, move |c| users::find(c, &cid, &uid))
+            .await
     }
 
     /// The client `id` with its owner's state (as [`clients::find_for_auth`]).
     pub async fn client_auth(&self, id: &str) -> Result<Option<Arc<ClientAuth>>, ApiError> {
-        let epoch = match self.caches().map(|c| c.client(id)) {
-            Some(Ok(client)) => return Ok(Some(client)),
-            Some(Err(epoch)) => Some(epoch),
-            None => None,
-        };
         let key = id.to_owned();
-        let found = self
-            .read(move |c| Ok(clients::find_for_auth(c, &key)?))
-            .await?;
-        let client = found.map(Arc::new);
-        if let (Some(caches), Some(epoch), Some(client)) = (self.caches(), epoch, &client) {
-            caches.keep_client(epoch, client);
-        }
-        Ok(client)
+        self.read_through(
+            &CLIENTS,
+            id,
+            |_| true,
+            move |c| clients::find_for_auth(c, &key),
+        )
+        .await
+    }
+
+    /// The integration `id` (as [`integrations::find`]).
+    pub async fn integration(&self, id: &str) -> Result<Option<Arc<Integration>>, ApiError> {
+        let key = id.to_owned();
+        self.read_through(
+            &INTEGRATIONS,
+            id,
+            |_| true,
+            move |c| integrations::find(c, &key),
+        )
+        .await
     }
 }
 
@@ -227,30 +280,39 @@ mod tests {
     #[test]
     fn a_read_that_began_before_a_write_ended_is_not_kept() {
         let caches = Caches::default();
-        let Err(epoch) = caches.user("cl_a", "u1") else {
+        let Err(epoch) = caches.get(&USERS, "u1", |u| u.client_id == "cl_a") else {
             panic!("an empty cache misses");
         };
         // A write to some user ends while the read is under way: what the read saw may
         // be older than that write.
         caches.apply(vec![Change::User("u2".into())]);
-        caches.keep_user(epoch, &user("u1", "{}"));
-        assert!(caches.user("cl_a", "u1").is_err(), "not kept");
+        caches.keep(&USERS, epoch, "u1", &user("u1", "{}"));
+        assert!(
+            caches.get(&USERS, "u1", |u| u.client_id == "cl_a").is_err(),
+            "not kept"
+        );
 
-        let Err(epoch) = caches.user("cl_a", "u1") else {
+        let Err(epoch) = caches.get(&USERS, "u1", |u| u.client_id == "cl_a") else {
             panic!("still a miss");
         };
-        caches.keep_user(epoch, &user("u1", "{\"v\":1}"));
-        assert_eq!(caches.user("cl_a", "u1").unwrap().metadata, "{\"v\":1}");
+        caches.keep(&USERS, epoch, "u1", &user("u1", "{\"v\":1}"));
+        assert_eq!(
+            caches
+                .get(&USERS, "u1", |u| u.client_id == "cl_a")
+                .unwrap()
+                .metadata,
+            "{\"v\":1}"
+        );
         assert!(
-            caches.user("cl_b", "u1").is_err(),
+            caches.get(&USERS, "u1", |u| u.client_id == "cl_b").is_err(),
             "another client's lookup of the id goes to the database"
         );
         // The write that changes it ends: the entry goes.
         caches.apply(vec![Change::User("u1".into())]);
-        assert!(caches.user("cl_a", "u1").is_err());
-        caches.keep_user(epoch, &user("u1", "{}"));
+        assert!(caches.get(&USERS, "u1", |u| u.client_id == "cl_a").is_err());
+        caches.keep(&USERS, epoch, "u1", &user("u1", "{}"));
         assert!(
-            caches.user("cl_a", "u1").is_err(),
+            caches.get(&USERS, "u1", |u| u.client_id == "cl_a").is_err(),
             "a stale epoch keeps nothing"
         );
     }

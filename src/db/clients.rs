@@ -135,10 +135,11 @@ pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql:
     )
 }
 
-/// Deletes the client; its users, families, events and stats cascade.
+/// Deletes the client; its users, families, events, stats and integrations cascade.
 pub fn delete(conn: &Conn<'_>, id: &str) -> sql::Result<()> {
     cache::changed(Change::Client(id.to_owned()));
     cache::changed(Change::AllUsers);
+    cache::changed(Change::AllIntegrations);
     conn.execute("DELETE FROM clients WHERE id = $1", params![id])?;
     Ok(())
 }

@@ -85,5 +85,6 @@ pub fn mark_verified(conn: &Conn<'_>, id: &str, now: i64) -> sql::Result<()> {
 pub fn delete(conn: &Conn<'_>, id: &str) -> sql::Result<bool> {
     cache::changed(Change::AllClients);
     cache::changed(Change::AllUsers);
+    cache::changed(Change::AllIntegrations);
     Ok(conn.execute("DELETE FROM developers WHERE id = $1", params![id])? == 1)
 }

@@ -1,5 +1,7 @@
-//! The `integrations` and `links` tables.
+//! The `integrations` and `links` tables. Every change to an integration row records it
+//! for the row cache (`db::cache`); inserts need not, absent rows are never cached.
 
+use crate::db::cache::{self, Change};
 use crate::db::sql::{self, Conn, Row};
 use crate::params;
 
@@ -133,6 +135,7 @@ pub fn update(
     redirect_uris: &str,
     scopes: &str,
 ) -> sql::Result<()> {
+    cache::changed(Change::Integration(id.to_owned()));
     conn.execute(
         "UPDATE integrations SET name = $1, redirect_uris = $2, scopes = $3 WHERE id = $4",
         params![name, redirect_uris, scopes, id],
@@ -145,6 +148,7 @@ pub fn set_service_key(
     id: &str,
     key: Option<(Vec<u8>, Vec<u8>)>,
 ) -> sql::Result<()> {
+    cache::changed(Change::Integration(id.to_owned()));
     let (sealed, hash) = match key {
         Some((s, h)) => (Some(s), Some(h)),
         None => (None, None),
@@ -157,6 +161,7 @@ pub fn set_service_key(
 }
 
 pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql::Result<()> {
+    cache::changed(Change::Integration(id.to_owned()));
     conn.execute(
         "UPDATE integrations SET secret_sealed = $1, secret_hash = $2 WHERE id = $3",
         params![sealed, hash, id],
@@ -165,6 +170,7 @@ pub fn set_secret(conn: &Conn<'_>, id: &str, sealed: &[u8], hash: &[u8]) -> sql:
 }
 
 pub fn delete(conn: &Conn<'_>, id: &str) -> sql::Result<()> {
+    cache::changed(Change::Integration(id.to_owned()));
     conn.execute("DELETE FROM integrations WHERE id = $1", params![id])?;
     Ok(())
 }

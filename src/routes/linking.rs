@@ -3,6 +3,8 @@
 //! where the person types a link code from `POST /v1/me/link-codes`), and the user's own
 //! list of links (`GET`/`DELETE /v1/me/integrations`).
 
+use std::sync::Arc;
+
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Redirect, Responder, Response};
@@ -86,10 +88,11 @@ async fn integration_of(
     db: &Db,
     client_id: &str,
     id: &str,
-) -> Result<Option<Integration>, ApiError> {
-    let (c, i) = (client_id.to_owned(), id.to_owned());
-    db.read(move |conn| Ok(integrations::find_in_client(conn, &c, &i)?))
-        .await
+) -> Result<Option<Arc<Integration>>, ApiError> {
+    Ok(db
+        .integration(id)
+        .await?
+        .filter(|i| i.client_id == client_id))
 }
 
 #[post("/me/authorize", data = "<body>")]
@@ -296,23 +299,20 @@ fn request_from(get: impl Fn(&str) -> Option<String>) -> AuthzRequest {
 
 /// Looks the integration up and checks the request; the outcome is the page to show,
 /// an error redirect, or the integration and the approved request.
-async fn prepare(db: &Db, req: &AuthzRequest) -> Result<(Integration, Approved), Page> {
-    let Some(id) = req.client_id.clone() else {
+async fn prepare(db: &Db, req: &AuthzRequest) -> Result<(Arc<Integration>, Approved), Page> {
+    let Some(id) = req.client_id.as_deref() else {
         return Err(error_page(Status::BadRequest, "client_id: is required"));
     };
-    let found = db
-        .read(move |c| Ok(integrations::find(c, &id)?))
-        .await
-        .map_err(|e| match e {
-            // A value the database cannot hold (U+0000 on PostgreSQL) names no integration.
-            ApiError::BadRequest(_) => {
-                error_page(Status::BadRequest, &AuthzError::UnknownClient.description())
-            }
-            _ => error_page(
-                Status::InternalServerError,
-                "the server could not read the integration",
-            ),
-        })?;
+    let found = db.integration(id).await.map_err(|e| match e {
+        // A value the database cannot hold (U+0000 on PostgreSQL) names no integration.
+        ApiError::BadRequest(_) => {
+            error_page(Status::BadRequest, &AuthzError::UnknownClient.description())
+        }
+        _ => error_page(
+            Status::InternalServerError,
+            "the server could not read the integration",
+        ),
+    })?;
     let Some(integration) = found else {
         return Err(error_page(
             Status::BadRequest,

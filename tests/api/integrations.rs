@@ -691,6 +691,92 @@ async fn deleting_an_integration_and_rotating_its_secret() {
     );
 }
 
+/// Integrations are kept in memory once read (`db::cache`): every change made through the
+/// portal reaches the authorization and token endpoints at once, and a kept integration is
+/// still unknown to another app's users.
+#[rocket::async_test]
+async fn changes_to_an_integration_apply_at_once_after_it_was_read() {
+    let w = world().await;
+    // Both lookups (`/v1/me/authorize` and the exchange) have read the integration.
+    let code = w.code("profile:read").await;
+    assert_eq!(w.exchange(&code, VERIFIER).await.status, Status::Ok);
+
+    let other_dev = w
+        .app
+        .verified_developer("other@example.com", PASSWORD)
+        .await;
+    let other = w.app.new_client(&other_dev, "Other").await;
+    let other_token = w.app.client_token(&other).await;
+    let (_, other_user, _) = w.app.new_user(&other_token).await;
+    let request = json!({
+        "client_id": w.integration.id,
+        "redirect_uri": REDIRECT,
+        "scope": "profile:read",
+        "code_challenge": challenge(VERIFIER),
+        "code_challenge_method": "S256",
+    });
+    let r = w
+        .app
+        .call(
+            Method::Post,
+            "/v1/me/authorize",
+            bearer(&other_user),
+            Some(request.clone()),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (Status::BadRequest, "invalid_request".into()),
+        "another app's integration: {}",
+        r.body
+    );
+
+    let path = format!("/clients/{}/integrations/{}", w.client.id, w.integration.id);
+    let r = w
+        .app
+        .portal(
+            Method::Patch,
+            &path,
+            Some(json!({"redirect_uris": ["http://localhost:9999/cb"]})),
+            Some(&w.dev),
+        )
+        .await;
+    assert_eq!(r.status, Status::Ok, "{}", r.body);
+    let r = w.app_authorize(request.clone()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (Status::BadRequest, "invalid_request".into()),
+        "the redirect URI taken off is refused at once: {}",
+        r.body
+    );
+
+    // Deleting the app deletes its integrations: the kept one is gone too.
+    let r = w
+        .app
+        .portal(
+            Method::Delete,
+            &format!("/clients/{}", w.client.id),
+            None,
+            Some(&w.dev),
+        )
+        .await;
+    assert!(r.status.class().is_success(), "{}", r.body);
+    let r = w
+        .app
+        .form(
+            "/oauth/token",
+            "grant_type=authorization_code&code=ac_whatever&code_verifier=x",
+            Some(basic(&w.integration.id, &w.integration.secret)),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (Status::Unauthorized, "invalid_client".into()),
+        "{}",
+        r.body
+    );
+}
+
 fn service_key(key: &str) -> Header<'static> {
     Header::new("IFTTT-Service-Key", key.to_owned())
 }
