@@ -135,7 +135,7 @@ async fn add_event(
     auth: Authenticated,
     db: &State<Db>,
     body: Body<NewEvent>,
-) -> Result<(Status, Value), ApiError> {
+) -> Result<(Status, RawJson<String>), ApiError> {
     let (cid, uid) = auth.require(Scope::EventsWrite)?.user()?;
     let NewEvent {
         kind,
@@ -177,8 +177,8 @@ async fn add_event(
             })
         })
         .await?;
-    let view = serde_json::to_value(event_view(&event)).map_err(ApiError::internal)?;
-    Ok((Status::Created, view))
+    let view = serde_json::to_string(&event_view(&event)).map_err(ApiError::internal)?;
+    Ok((Status::Created, RawJson(view)))
 }
 
 #[get("/me/events?<after>&<limit>")]
