@@ -75,29 +75,34 @@ pub struct Signer {
 
 /// The private key parsed once: `jsonwebtoken::encode` re-parses the DER on every token
 /// (for RSA that costs more than the signature), so tokens are signed with this instead.
+/// aws-lc signs (see `Cargo.toml`); the RustCrypto crates still generate the keys, and
+/// the self-test at load checks both against the published key.
 enum ReadyKey {
-    Ed(Box<ed25519_dalek::SigningKey>),
-    Es(Box<p256::ecdsa::SigningKey>),
-    Rs(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
+    Ed(aws_lc_rs::signature::Ed25519KeyPair),
+    Es(aws_lc_rs::signature::EcdsaKeyPair),
+    Rs(aws_lc_rs::signature::RsaKeyPair),
 }
 
 impl ReadyKey {
+    /// `der` as stored: PKCS#8 for EdDSA and ES256, PKCS#1 for RS256 (`jwk::generate`).
     fn parse(alg: Algorithm, der: &[u8]) -> Option<ReadyKey> {
-        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        use aws_lc_rs::signature as sig;
         Some(match alg {
-            Algorithm::EdDSA => ReadyKey::Ed(Box::new(
-                ed25519_dalek::SigningKey::from_pkcs8_der(der).ok()?,
-            )),
-            Algorithm::ES256 => {
-                ReadyKey::Es(Box::new(p256::ecdsa::SigningKey::from_pkcs8_der(der).ok()?))
+            Algorithm::EdDSA => {
+                ReadyKey::Ed(sig::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).ok()?)
             }
-            Algorithm::RS256 => ReadyKey::Rs(Box::new(rsa::pkcs1v15::SigningKey::new(
-                rsa::PrivateKey::from_pkcs1_der(der).ok()?,
-            ))),
+            Algorithm::ES256 => ReadyKey::Es(
+                sig::EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, der).ok()?,
+            ),
+            Algorithm::RS256 => ReadyKey::Rs(sig::RsaKeyPair::from_der(der).ok()?),
         })
     }
 }
+
+/// aws-lc refused to sign (it says no more); ECDSA and RSA draw randomness, which can fail.
+#[derive(Debug, thiserror::Error)]
+#[error("the signing key could not sign")]
+pub struct SignError;
 
 impl Signer {
     pub fn kid(&self) -> &str {
@@ -114,19 +119,24 @@ impl Signer {
 
     /// The JWS signature of `message` (RFC 7518 §3: raw Ed25519, P-256 `r || s`, or
     /// RSASSA-PKCS1-v1_5 with SHA-256), with the key parsed at load.
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        use aws_lc_rs::rand::SystemRandom;
         match &self.ready {
-            ReadyKey::Ed(k) => ed25519_dalek::Signer::sign(k.as_ref(), message)
-                .to_bytes()
-                .to_vec(),
-            ReadyKey::Es(k) => {
-                let sig: p256::ecdsa::Signature =
-                    p256::ecdsa::signature::Signer::sign(k.as_ref(), message);
-                sig.to_bytes().to_vec()
-            }
+            ReadyKey::Ed(k) => Ok(k.sign(message).as_ref().to_vec()),
+            ReadyKey::Es(k) => k
+                .sign(&SystemRandom::new(), message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| SignError),
             ReadyKey::Rs(k) => {
-                use rsa::signature::SignatureEncoding as _;
-                rsa::signature::Signer::sign(k.as_ref(), message).to_vec()
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut sig,
+                )
+                .map_err(|_| SignError)?;
+                Ok(sig)
             }
         }
     }
@@ -569,7 +579,11 @@ fn signer(row: &SigningKeyRow, secrets: &Secrets, verifier: &Verifier) -> Result
         ready,
     };
     // Both signers are tested: jsonwebtoken's and the ready key tokens are signed with.
-    let ready_sig = URL_SAFE_NO_PAD.encode(signer.sign(probe));
+    let ready_sig = URL_SAFE_NO_PAD.encode(
+        signer
+            .sign(probe)
+            .map_err(|e| invalid(&row.kid, e.to_string()))?,
+    );
     let matches = jsonwebtoken::crypto::sign(probe, &signer.key, jwt_alg)
         .and_then(|sig| jsonwebtoken::crypto::verify(&sig, probe, &verifier.key, jwt_alg))
         .and_then(|ok| {

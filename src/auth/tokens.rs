@@ -343,7 +343,9 @@ impl Tokens {
             serde_json::to_vec(&claims).map_err(json)?,
             &mut access_token,
         );
-        let signature = signer.sign(access_token.as_bytes());
+        let signature = signer
+            .sign(access_token.as_bytes())
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
         access_token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut access_token);
         Ok(IssuedToken {
