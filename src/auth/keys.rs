@@ -69,6 +69,9 @@ pub enum KeyError {
 pub struct Signer {
     kid: String,
     algorithm: jsonwebtoken::Algorithm,
+    /// The JWS header of every token this key signs, serialised and base64url-encoded
+    /// once, here, rather than per token.
+    encoded_header: String,
     key: EncodingKey,
     ready: ReadyKey,
 }
@@ -111,6 +114,11 @@ impl Signer {
 
     pub fn algorithm(&self) -> jsonwebtoken::Algorithm {
         self.algorithm
+    }
+
+    /// The first part of a token: `{"typ":"JWT","alg":…,"kid":…}` in base64url.
+    pub fn encoded_header(&self) -> &str {
+        &self.encoded_header
     }
 
     pub fn encoding_key(&self) -> &EncodingKey {
@@ -553,6 +561,14 @@ fn verifier(row: &SigningKeyRow) -> Result<Verifier, KeyError> {
     })
 }
 
+/// The header of every token we sign, in jsonwebtoken's member order.
+#[derive(Serialize)]
+struct JwsHeader<'a> {
+    typ: &'static str,
+    alg: jsonwebtoken::Algorithm,
+    kid: &'a str,
+}
+
 /// Decrypts and parses the current private key, then proves it matches the public key by
 /// signing a probe and verifying it: a wrong pairing fails at load, not on every token.
 fn signer(row: &SigningKeyRow, secrets: &Secrets, verifier: &Verifier) -> Result<Signer, KeyError> {
@@ -572,9 +588,16 @@ fn signer(row: &SigningKeyRow, secrets: &Secrets, verifier: &Verifier) -> Result
     let key = PrivateKeyDer::new(der).encoding_key(alg);
     let jwt_alg = jwk::jwt_algorithm(alg);
     let probe = b"set-server signing key self-test";
+    let header = JwsHeader {
+        typ: "JWT",
+        alg: jwt_alg,
+        kid: &row.kid,
+    };
+    let header = serde_json::to_vec(&header).map_err(|e| invalid(&row.kid, e.to_string()))?;
     let signer = Signer {
         kid: row.kid.clone(),
         algorithm: jwt_alg,
+        encoded_header: URL_SAFE_NO_PAD.encode(header),
         key,
         ready,
     };

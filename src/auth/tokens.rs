@@ -236,14 +236,6 @@ fn expired(claims: &Claims, now: i64) -> bool {
     claims.exp < now.saturating_sub(LEEWAY as i64)
 }
 
-/// The header of every token we sign, in jsonwebtoken's member order.
-#[derive(Serialize)]
-struct JwsHeader<'a> {
-    typ: &'static str,
-    alg: jsonwebtoken::Algorithm,
-    kid: &'a str,
-}
-
 struct Settings {
     issuer: String,
     audience: String,
@@ -327,17 +319,9 @@ impl Tokens {
             fam: new.fam.map(str::to_owned),
         };
         let signer = self.keys.signer();
-        let header = JwsHeader {
-            typ: "JWT",
-            alg: signer.algorithm(),
-            kid: signer.kid(),
-        };
         let json = |e: serde_json::Error| TokenError::Signing(e.to_string());
         let mut access_token = String::with_capacity(512);
-        URL_SAFE_NO_PAD.encode_string(
-            serde_json::to_vec(&header).map_err(json)?,
-            &mut access_token,
-        );
+        access_token.push_str(signer.encoded_header());
         access_token.push('.');
         URL_SAFE_NO_PAD.encode_string(
             serde_json::to_vec(&claims).map_err(json)?,
