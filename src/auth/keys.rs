@@ -731,4 +731,36 @@ mod tests {
         assert!(matches!(wrong, Err(KeyError::Decrypt { .. })));
         let _ = ring;
     }
+
+    /// The signer is parsed without aws-lc's own pairing check: the probe signed at load
+    /// and verified with the published key is what refuses a private key that is not the
+    /// public key's, for every algorithm.
+    #[test]
+    fn a_private_key_that_is_not_the_published_ones_is_refused_at_load() {
+        for alg in [Algorithm::EdDSA, Algorithm::ES256] {
+            let f = fixture(alg);
+            let ring = KeyRing::open(f.db.clone(), f.secrets.clone(), &f.config.tokens).unwrap();
+            let kid = ring.signer().kid().to_owned();
+            let stranger = jwk::generate(alg).unwrap();
+            let sealed = f
+                .secrets
+                .seal(stranger.private.as_bytes(), &aad(&kid))
+                .unwrap();
+            f.db.write_blocking(move |c| {
+                c.execute(
+                    "UPDATE signing_keys SET private_key = $1 WHERE kid = $2",
+                    crate::params![sealed, kid],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+            let refused = KeyRing::open(f.db.clone(), f.secrets.clone(), &f.config.tokens);
+            match refused {
+                Err(KeyError::Invalid { problem, .. }) => {
+                    assert!(problem.contains("does not match"), "{alg:?}: {problem}")
+                }
+                other => panic!("{alg:?}: {:?}", other.map(|r| r.signer().kid().to_owned())),
+            }
+        }
+    }
 }
